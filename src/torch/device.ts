@@ -1,0 +1,13 @@
+// Devices: CUDA when the linked libtorch has it.
+import { native } from './native.js';
+
+export const cuda = {
+  isAvailable: (): boolean => native.cudaIsAvailable(),
+  deviceCount: (): number => native.cudaDeviceCount(),
+  synchronize: (): void => native.cudaSynchronize(),
+};
+
+/** libtorch version and build facts, for benchmarks and bug reports. */
+export function buildInfo(): { torchVersion: string; parallelInfo: string; cuda: boolean } {
+  return native.buildInfo();
+}

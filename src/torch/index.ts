@@ -1,0 +1,10 @@
+// The sparkts tensor library: `import * as torch from 'sparkts/torch'` reads like PyTorch.
+export * from './generated/ops.js';
+export { Tensor, tensor, wrap, type NestedArray } from './tensor.js';
+export { zeros, ones, empty, full, eye, linspace, arange, rand, randn, randint, randperm, normal, bernoulli } from './creation.js';
+export { tidy, keep, dispose, liveTensorCount } from './memory.js';
+export { noGrad, enableGrad, isGradEnabled, backward } from './autograd.js';
+export { Generator, manualSeed, defaultGenerator } from './random.js';
+export { setNumThreads, getNumThreads, defaultNumThreads } from './threads.js';
+export { cuda, buildInfo } from './device.js';
+export type { DType, Device, MemoryFormat, TensorOptions, TypedArray } from './dtype.js';
