@@ -1,0 +1,222 @@
+// PyTorch's .pth/.pt format (torch.save since 1.6): a stored zip whose records all live under one
+// folder, `<folder>/data.pkl` (a protocol-2 pickle of the saved object) and `<folder>/data/<key>`
+// (one record per storage, raw little-endian bytes), plus `<folder>/version` ("3\n"). Tensors are
+// pickled as torch._utils._rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad,
+// backward_hooks), the storage being a persistent id ('storage', torch.<X>Storage, key, location,
+// numel). Here tensors become contiguous RawTensors; everything else stays a PyValue (pyvalue.ts).
+import fs from 'node:fs';
+import nodePath from 'node:path';
+import { writeFileAtomic } from './atomic.js';
+import { type DType, type RawTensor, dtypeFromStorageClass, itemSize, storageClassName } from './dtypes.js';
+import { pickle } from './pickle.js';
+import {
+  type PyValue, PyGlobal, PyObject, PyOrderedDict, PyPersistent, PyTuple, isRawTensor, pyTypeName,
+} from './pyvalue.js';
+import { checkRawTensor, contiguousStrides, gatherStrided, isContiguous, numel } from './raw.js';
+import { type PyCallable, unpickle } from './unpickle.js';
+import { ZipReader, ZipWriter, type ZipWriterOptions } from './zip.js';
+
+/** A storage that a persistent id named; a PyPersistent so that a bare storage is still a PyValue. */
+class StorageRef extends PyPersistent {
+  constructor(pid: PyValue, readonly dtype: DType, readonly record: string, readonly numel: number) {
+    super(pid);
+  }
+}
+
+export interface LoadPthResult {
+  value: PyValue;
+  /** classes/functions the pickle named that this reader keeps as opaque PyObject/PyGlobal values */
+  unknownGlobals: string[];
+}
+
+/** Loads a torch.save file; tensors come out as contiguous RawTensors. */
+export function loadPth(path: string): PyValue {
+  return loadPthDetailed(path).value;
+}
+
+export function loadPthDetailed(path: string): LoadPthResult {
+  const what = `loadPth ${path}`;
+  let zip: ZipReader;
+  try {
+    zip = ZipReader.open(path);
+  } catch (e) {
+    throw new Error(explainNotZip(path, what, e as Error));
+  }
+  try {
+    const folder = findFolder(zip, what);
+    const byteorder = zip.has(`${folder}/byteorder`) ? new TextDecoder().decode(zip.read(`${folder}/byteorder`)).trim() : 'little';
+    if (byteorder !== 'little' && byteorder !== 'big') throw new Error(`${what}: unknown byteorder record ${JSON.stringify(byteorder)}`);
+    const storageClasses = new Set<string>();
+
+    const persistentLoad = (pid: PyValue): PyValue => {
+      const t = pid instanceof PyTuple ? pid.items : [];
+      if (t[0] !== 'storage' || t.length < 5) throw new Error(`${what}: unsupported persistent id ${pyTypeName(pid)} (expected ('storage', class, key, location, numel))`);
+      const [, cls, key, , n] = t;
+      const dtype = cls instanceof PyGlobal && cls.module === 'torch' ? dtypeFromStorageClass(cls.name) : undefined;
+      if (!dtype || typeof key !== 'string' || typeof n !== 'bigint') {
+        const name = cls instanceof PyGlobal ? cls.qualifiedName : pyTypeName(cls);
+        throw new Error(`${what}: unsupported storage ${name} (supported: torch.FloatStorage, DoubleStorage, HalfStorage, BFloat16Storage, LongStorage, IntStorage, ShortStorage, CharStorage, ByteStorage, BoolStorage)`);
+      }
+      storageClasses.add((cls as PyGlobal).qualifiedName);
+      const record = `${folder}/data/${key}`;
+      const entry = zip.entries.get(record);
+      if (!entry) throw new Error(`${what}: storage record ${record} is missing (truncated or corrupt file)`);
+      const count = Number(n);
+      if (entry.size !== count * itemSize(dtype)) {
+        throw new Error(`${what}: storage ${record} has ${entry.size} bytes, expected ${count} × ${itemSize(dtype)}`);
+      }
+      return new StorageRef(pid, dtype, record, count);
+    };
+
+    const rebuild = (args: PyValue[]): PyValue => rebuildTensor(zip, args, byteorder === 'big');
+    const callables: Record<string, PyCallable> = {
+      'torch._utils._rebuild_tensor_v2': rebuild,
+      'torch._utils._rebuild_tensor': rebuild,
+      // nn.Parameter: the tensor itself (a RawTensor has no requires_grad to carry)
+      'torch._utils._rebuild_parameter': (args) => args[0],
+      'torch._utils._rebuild_parameter_with_state': (args) => args[0],
+      // tensor subclasses (torch >= 1.12 for Parameter in some paths): func(*args)
+      'torch._tensor._rebuild_from_type_v2': (args) => {
+        const [fn, , fargs] = args;
+        const c = fn instanceof PyGlobal ? callables[fn.qualifiedName] : undefined;
+        if (!c || !(fargs instanceof PyTuple)) throw new Error(`cannot rebuild a tensor through ${pyTypeName(fn)}`);
+        return c(fargs.items);
+      },
+    };
+    const { value, unknownGlobals } = unpickle(zip.read(`${folder}/data.pkl`), { persistentLoad, callables, what });
+    return { value, unknownGlobals: unknownGlobals.filter((g) => !storageClasses.has(g)) };
+  } finally {
+    zip.close();
+  }
+}
+
+function explainNotZip(path: string, what: string, e: Error): string {
+  if (!fs.existsSync(path)) return `${what}: file does not exist`;
+  let head = new Uint8Array(0);
+  try {
+    const fd = fs.openSync(path, 'r');
+    head = new Uint8Array(2);
+    fs.readSync(fd, head, 0, 2, 0);
+    fs.closeSync(fd);
+  } catch { /* fall through to the generic message */ }
+  if (head[0] === 0x80 && head[1] === 0x02) {
+    return `${what}: this is the legacy (torch < 1.6) format, which is not supported; re-save it with torch.save in torch >= 1.6`;
+  }
+  return `${what}: not a PyTorch zip checkpoint (${e.message.replace(/^zip [^:]*: /, '')})`;
+}
+
+// torch.save puts every record in one folder; the folder's name varies (file stem or "archive").
+function findFolder(zip: ZipReader, what: string): string {
+  const pkl = [...zip.entries.keys()].filter((n) => /^[^/]+\/data\.pkl$/.test(n));
+  if (pkl.length === 0) {
+    if ([...zip.entries.keys()].some((n) => n.endsWith('/constants.pkl'))) {
+      throw new Error(`${what}: this is a TorchScript archive (torch.jit.save); save a state_dict with torch.save instead`);
+    }
+    throw new Error(`${what}: no <folder>/data.pkl record (a zip, but not a torch.save checkpoint)`);
+  }
+  if (pkl.length > 1) throw new Error(`${what}: several data.pkl records (${pkl.join(', ')}); not a torch.save checkpoint`);
+  return pkl[0].slice(0, -'/data.pkl'.length);
+}
+
+function intList(v: PyValue, name: string): number[] {
+  const items = v instanceof PyTuple ? v.items : Array.isArray(v) ? v : undefined;
+  if (!items || !items.every((x) => typeof x === 'bigint')) throw new Error(`${name} must be a tuple of ints, got ${pyTypeName(v)}`);
+  return items.map((x) => Number(x));
+}
+
+// _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
+function rebuildTensor(zip: ZipReader, args: PyValue[], bigEndian: boolean): RawTensor {
+  const [storage, offsetV, sizeV, strideV] = args;
+  if (!(storage instanceof StorageRef)) throw new Error(`expected a storage, got ${pyTypeName(storage)}`);
+  if (typeof offsetV !== 'bigint') throw new Error(`storage_offset must be an int, got ${pyTypeName(offsetV)}`);
+  const shape = intList(sizeV, 'size');
+  const strides = intList(strideV, 'stride');
+  if (strides.length !== shape.length) throw new Error(`size has ${shape.length} dims but stride has ${strides.length}`);
+  if (strides.some((s) => s < 0) || shape.some((d) => d < 0)) throw new Error('negative sizes/strides are not supported');
+  const es = itemSize(storage.dtype);
+  const n = numel(shape);
+  const offset = Number(offsetV);
+  let data: Uint8Array;
+  if (n === 0) {
+    data = new Uint8Array(0);
+  } else {
+    const last = offset + shape.reduce((s, d, i) => s + (d - 1) * strides[i], 0);
+    if (offset < 0 || last >= storage.numel) {
+      throw new Error(`tensor view [offset ${offset}, size [${shape}], stride [${strides}]] runs past its storage of ${storage.numel} elements`);
+    }
+    if (isContiguous(shape, strides)) {
+      data = offset === 0 && n === storage.numel
+        ? zip.read(storage.record) // whole storage: read with its CRC check
+        : zip.readRange(storage.record, offset * es, n * es);
+    } else {
+      const span = zip.readRange(storage.record, offset * es, (last - offset + 1) * es);
+      data = gatherStrided(span, 0, es, shape, strides);
+    }
+    if (bigEndian && es > 1) swapBytes(data, es);
+  }
+  return { dtype: storage.dtype, shape, data };
+}
+
+function swapBytes(data: Uint8Array, es: number): void {
+  for (let i = 0; i < data.byteLength; i += es) data.subarray(i, i + es).reverse();
+}
+
+// ---- saving --------------------------------------------------------------------------------
+
+export interface SavePthOptions {
+  /** Folder name inside the zip; default: the file name without its extension, as torch.save does. */
+  archiveName?: string;
+  /** Zip writer options (tests). */
+  zip?: ZipWriterOptions;
+}
+
+/**
+ * Writes `value` as torch.save does, atomically. Each RawTensor becomes one storage (the same
+ * RawTensor object reached twice is written once and loads back as one shared tensor).
+ */
+export function savePth(path: string, value: PyValue, opts: SavePthOptions = {}): void {
+  const folder = opts.archiveName ?? archiveNameFor(path);
+  if (!/^[^/\\]+$/.test(folder)) throw new Error(`savePth ${path}: invalid archive name ${JSON.stringify(folder)}`);
+  const storages: Uint8Array[] = [];
+  const ours = new WeakSet<PyPersistent>();
+  const rebuild = new PyGlobal('torch._utils', '_rebuild_tensor_v2');
+  const reduce = (v: PyValue): PyObject | undefined => {
+    if (!isRawTensor(v)) return undefined;
+    checkRawTensor(v, `savePth ${path}: tensor`);
+    const key = String(storages.length);
+    storages.push(v.data);
+    const pid = new PyPersistent(new PyTuple([
+      'storage', new PyGlobal('torch', storageClassName(v.dtype)), key, 'cpu', BigInt(numel(v.shape)),
+    ]));
+    ours.add(pid);
+    const ints = (xs: number[]) => new PyTuple(xs.map((x) => BigInt(x)));
+    return new PyObject(rebuild, new PyTuple([
+      pid, 0n, ints(v.shape), ints(contiguousStrides(v.shape)), false, new PyOrderedDict(),
+    ]));
+  };
+  let pkl: Uint8Array;
+  try {
+    pkl = pickle(value, { reduce, allowPersistent: (p) => ours.has(p) });
+  } catch (e) {
+    throw new Error(`savePth ${path}: ${(e as Error).message}`);
+  }
+  const enc = new TextEncoder();
+  writeFileAtomic(path, (fd) => {
+    const z = new ZipWriter(fd, opts.zip);
+    z.add(`${folder}/data.pkl`, pkl);
+    z.add(`${folder}/byteorder`, enc.encode('little'));
+    // torch writes storages sorted by key as strings ("0", "1", "10", ...)
+    const keys = storages.map((_, i) => String(i)).sort();
+    for (const k of keys) z.add(`${folder}/data/${k}`, storages[Number(k)]);
+    z.add(`${folder}/version`, enc.encode('3\n'));
+    z.finish();
+  });
+}
+
+/** torch.save's folder name: the file's base name without its last extension ("archive" if empty). */
+export function archiveNameFor(path: string): string {
+  const base = nodePath.basename(path);
+  const dot = base.lastIndexOf('.');
+  const stem = dot >= 0 ? base.slice(0, dot) : base;
+  return stem === '' ? 'archive' : stem;
+}
