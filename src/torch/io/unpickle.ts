@@ -34,7 +34,19 @@ function latin1(s: string): Uint8Array {
   return b;
 }
 
+/** Globals that are understood without being called (not reported as unknown). */
+const KNOWN_NAMES = new Set(['builtins.object']);
+
 const BUILTIN_CALLABLES: Record<string, PyCallable> = {
+  // protocols 0-1 spell `cls.__new__(cls)` for plain objects as _reconstructor(cls, object, None);
+  // it becomes the same PyObject that protocol 2's NEWOBJ gives
+  'copyreg._reconstructor': (args) => {
+    const [cls, base, state] = args;
+    if (base instanceof PyGlobal && base.qualifiedName === 'builtins.object' && state === null) {
+      return new PyObject(cls, new PyTuple([]), true);
+    }
+    return new PyObject(new PyGlobal('copyreg', '_reconstructor'), new PyTuple(args));
+  },
   'collections.OrderedDict': (args) => {
     const d = new PyOrderedDict();
     const init = args[0];
@@ -161,7 +173,7 @@ class Unpickler {
   private global(module: string, name: string): PyGlobal {
     const m = MODULE_ALIASES[module] ?? module;
     const g = new PyGlobal(m, name);
-    if (!(g.qualifiedName in this.callables)) this.unknown.add(g.qualifiedName);
+    if (!(g.qualifiedName in this.callables) && !KNOWN_NAMES.has(g.qualifiedName)) this.unknown.add(g.qualifiedName);
     return g;
   }
 
