@@ -174,8 +174,8 @@ export const OPS = [
   // ---- neural network functions ------------------------------------------------------------------------
   ['conv2d(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] dilation=1, int groups=1) -> Tensor', { diff: true }],
   ['conv_transpose2d(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] output_padding=0, int groups=1, int[2] dilation=1) -> Tensor', { diff: true }],
-  ['max_pool2d(Tensor self, int[2] kernel_size, int[] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=false) -> Tensor', { diff: true }],
-  ['avg_pool2d(Tensor self, int[2] kernel_size, int[] stride=[], int[2] padding=0, bool ceil_mode=false, bool count_include_pad=true, int? divisor_override=None) -> Tensor', { diff: true }],
+  ['max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=false) -> Tensor', { diff: true }],
+  ['avg_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, bool ceil_mode=false, bool count_include_pad=true, int? divisor_override=None) -> Tensor', { diff: true }],
   ['adaptive_avg_pool2d(Tensor self, int[2] output_size) -> Tensor', { diff: true }],
   ['batch_norm(Tensor input, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool training, float momentum, float eps) -> Tensor',
     { cpp: 'at::batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps, at::globalContext().userEnabledCuDNN())', diff: true }],

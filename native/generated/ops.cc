@@ -1236,7 +1236,7 @@ static Napi::Value op_max_pool2d(const Napi::CallbackInfo& info) {
   OpCall c(info, "max_pool2d");
   at::Tensor self = c.tensor(0, "self");
   auto kernel_size = c.intList(1, "kernel_size", 2);
-  auto stride = c.intList(2, "stride");
+  auto stride = c.intList(2, "stride", 2);
   auto padding = c.intList(3, "padding", 2);
   auto dilation = c.intList(4, "dilation", 2);
   bool ceil_mode = c.boolean(5, "ceil_mode");
@@ -1247,7 +1247,7 @@ static Napi::Value op_avg_pool2d(const Napi::CallbackInfo& info) {
   OpCall c(info, "avg_pool2d");
   at::Tensor self = c.tensor(0, "self");
   auto kernel_size = c.intList(1, "kernel_size", 2);
-  auto stride = c.intList(2, "stride");
+  auto stride = c.intList(2, "stride", 2);
   auto padding = c.intList(3, "padding", 2);
   bool ceil_mode = c.boolean(4, "ceil_mode");
   bool count_include_pad = c.boolean(5, "count_include_pad");

@@ -127,6 +127,14 @@ ENTRY(setGrad) {
   });
 }
 
+// setData(param, value): swap the storage under a tensor while keeping its identity (Module.to()).
+ENTRY(setData) {
+  OpCall c(info, "setData");
+  at::Tensor t = c.tensor(0, "self");
+  at::Tensor v = c.tensor(1, "value");
+  return c.guard([&] { t.set_data(v); return c.env().Undefined(); });
+}
+
 ENTRY(isLeaf) {
   OpCall c(info, "isLeaf");
   return Napi::Boolean::New(c.env(), c.tensor(0, "self").is_leaf());
@@ -230,7 +238,7 @@ ENTRY(buildInfo) {
 void registerCore(Napi::Env env, Napi::Object e) {
 #define REG(name) e.Set(#name, Napi::Function::New(env, name, #name))
   REG(fromBuffer); REG(toBuffer); REG(item); REG(meta); REG(strides); REG(dispose); REG(isDisposed);
-  REG(liveTensorCount); REG(setRequiresGrad); REG(grad); REG(setGrad); REG(isLeaf); REG(retainGrad);
+  REG(liveTensorCount); REG(setRequiresGrad); REG(grad); REG(setGrad); REG(setData); REG(isLeaf); REG(retainGrad);
   REG(backward); REG(setGradEnabled); REG(isGradEnabled); REG(setNumThreads); REG(getNumThreads);
   REG(manualSeed); REG(newGenerator); REG(defaultGenerator); REG(generatorState); REG(setGeneratorState);
   REG(cudaIsAvailable); REG(cudaDeviceCount); REG(cudaSynchronize); REG(buildInfo);

@@ -8,3 +8,4 @@ export { Generator, manualSeed, defaultGenerator } from './random.js';
 export { setNumThreads, getNumThreads, defaultNumThreads } from './threads.js';
 export { cuda, buildInfo } from './device.js';
 export type { DType, Device, MemoryFormat, TensorOptions, TypedArray } from './dtype.js';
+export * as nn from './nn/index.js';

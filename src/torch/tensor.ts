@@ -38,6 +38,9 @@ export class Tensor implements Disposable {
   /** Exclude from tidy(): lives until dispose(). */
   keep(): this { return keepTensor(this); }
 
+  /** Forget cached shape/dtype/device (after the data under this handle was swapped). */
+  resetMeta(): void { this.#shape = null; this.#dtype = null; this.#device = null; }
+
   #meta(): void {
     const [shape, dtype, device] = native.meta(this.handle);
     this.#shape = shape; this.#dtype = dtype; this.#device = device;

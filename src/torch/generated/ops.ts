@@ -856,12 +856,12 @@ export function convTranspose2d(input: Tensor, weight: Tensor, bias: Tensor | nu
 }
 
 /** `max_pool2d` (differentiable) */
-export function maxPool2d(self: Tensor, kernelSize: number | number[], stride: number[] = [], padding: number | number[] = 0, dilation: number | number[] = 1, ceilMode: boolean = false): Tensor {
+export function maxPool2d(self: Tensor, kernelSize: number | number[], stride: number | number[] = [], padding: number | number[] = 0, dilation: number | number[] = 1, ceilMode: boolean = false): Tensor {
   return wrap(native.ops.max_pool2d(self.handle, kernelSize, stride, padding, dilation, ceilMode));
 }
 
 /** `avg_pool2d` (differentiable) */
-export function avgPool2d(self: Tensor, kernelSize: number | number[], stride: number[] = [], padding: number | number[] = 0, ceilMode: boolean = false, countIncludePad: boolean = true, divisorOverride: number | null = null): Tensor {
+export function avgPool2d(self: Tensor, kernelSize: number | number[], stride: number | number[] = [], padding: number | number[] = 0, ceilMode: boolean = false, countIncludePad: boolean = true, divisorOverride: number | null = null): Tensor {
   return wrap(native.ops.avg_pool2d(self.handle, kernelSize, stride, padding, ceilMode, countIncludePad, divisorOverride));
 }
 
@@ -1122,8 +1122,8 @@ declare module '../tensor.js' {
     uniform_(from?: number, to?: number, generator?: Generator | null): Tensor;
     normal_(mean?: number, std?: number, generator?: Generator | null): Tensor;
     bernoulli_(p?: number, generator?: Generator | null): Tensor;
-    maxPool2d(kernelSize: number | number[], stride?: number[], padding?: number | number[], dilation?: number | number[], ceilMode?: boolean): Tensor;
-    avgPool2d(kernelSize: number | number[], stride?: number[], padding?: number | number[], ceilMode?: boolean, countIncludePad?: boolean, divisorOverride?: number | null): Tensor;
+    maxPool2d(kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceilMode?: boolean): Tensor;
+    avgPool2d(kernelSize: number | number[], stride?: number | number[], padding?: number | number[], ceilMode?: boolean, countIncludePad?: boolean, divisorOverride?: number | null): Tensor;
     adaptiveAvgPool2d(outputSize: number | number[]): Tensor;
     relu6(): Tensor;
     hardtanh(minVal?: number | boolean, maxVal?: number | boolean): Tensor;

@@ -1,0 +1,278 @@
+// The nn layers sparkts needs, with PyTorch's parameter names, shapes and default initialisation.
+// Layers take an optional ForwardContext: when it carries a mask (SparK's sparse encoder), convs and
+// pools mask their outputs and norms use visible positions only (the reference's semantics).
+import { Tensor } from '../tensor.js';
+import * as ops from '../generated/ops.js';
+import { zeros, ones, empty } from '../creation.js';
+import { noGrad } from '../autograd.js';
+import { Module, type ForwardContext } from './module.js';
+import * as init from './init.js';
+
+type Pair = number | [number, number];
+const pair = (v: Pair): [number, number] => (typeof v === 'number' ? [v, v] : v);
+
+/** Multiply a feature map by the context's visible-position mask at its resolution (no-op when dense). */
+export function maskOutput(y: Tensor, ctx?: ForwardContext): Tensor {
+  if (!ctx?.mask) return y;
+  return y.mul(ctx.mask(y.size(-2), y.size(-1)));
+}
+
+function resetLinearLike(weight: Tensor, bias: Tensor | null): void {
+  init.kaimingUniform_(weight, { a: Math.sqrt(5) });
+  if (bias) {
+    const fanIn = init.calculateFanInAndFanOut(weight)[0];
+    const bound = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
+    init.uniform_(bias, -bound, bound);
+  }
+}
+
+export class Identity extends Module<[Tensor, ForwardContext?], Tensor> {
+  forward(x: Tensor): Tensor { return x; }
+}
+
+export interface Conv2dOptions { stride?: Pair; padding?: Pair; dilation?: Pair; groups?: number; bias?: boolean }
+
+export class Conv2d extends Module<[Tensor, ForwardContext?], Tensor> {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+  readonly stride: [number, number];
+  readonly padding: [number, number];
+  readonly dilation: [number, number];
+  readonly groups: number;
+  constructor(readonly inChannels: number, readonly outChannels: number, readonly kernelSize: Pair, o: Conv2dOptions = {}) {
+    super();
+    this.stride = pair(o.stride ?? 1); this.padding = pair(o.padding ?? 0); this.dilation = pair(o.dilation ?? 1);
+    this.groups = o.groups ?? 1;
+    if (inChannels % this.groups || outChannels % this.groups) throw new Error(`Conv2d: in (${inChannels}) and out (${outChannels}) channels must be divisible by groups (${this.groups})`);
+    const [kh, kw] = pair(kernelSize);
+    this.weight = this.registerParameter('weight', empty([outChannels, inChannels / this.groups, kh, kw]));
+    this.bias = this.registerParameter('bias', o.bias === false ? null : empty([outChannels]));
+    resetLinearLike(this.weight, this.bias);
+  }
+  forward(x: Tensor, ctx?: ForwardContext): Tensor {
+    const y = ops.conv2d(x, this.weight, this.bias, this.stride, this.padding, this.dilation, this.groups);
+    return maskOutput(y, ctx);
+  }
+}
+
+export class ConvTranspose2d extends Module<[Tensor, ForwardContext?], Tensor> {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+  readonly stride: [number, number];
+  readonly padding: [number, number];
+  readonly outputPadding: [number, number];
+  readonly dilation: [number, number];
+  readonly groups: number;
+  constructor(readonly inChannels: number, readonly outChannels: number, kernelSize: Pair,
+    o: Conv2dOptions & { outputPadding?: Pair } = {}) {
+    super();
+    this.stride = pair(o.stride ?? 1); this.padding = pair(o.padding ?? 0); this.dilation = pair(o.dilation ?? 1);
+    this.outputPadding = pair(o.outputPadding ?? 0); this.groups = o.groups ?? 1;
+    const [kh, kw] = pair(kernelSize);
+    // PyTorch's transposed-conv weight layout: (in, out/groups, kh, kw)
+    this.weight = this.registerParameter('weight', empty([inChannels, outChannels / this.groups, kh, kw]));
+    this.bias = this.registerParameter('bias', o.bias === false ? null : empty([outChannels]));
+    resetLinearLike(this.weight, this.bias);
+  }
+  forward(x: Tensor, ctx?: ForwardContext): Tensor {
+    const y = ops.convTranspose2d(x, this.weight, this.bias, this.stride, this.padding, this.outputPadding, this.groups, this.dilation);
+    return maskOutput(y, ctx);
+  }
+}
+
+export class Linear extends Module<[Tensor, ForwardContext?], Tensor> {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+  constructor(readonly inFeatures: number, readonly outFeatures: number, o: { bias?: boolean } = {}) {
+    super();
+    this.weight = this.registerParameter('weight', empty([outFeatures, inFeatures]));
+    this.bias = this.registerParameter('bias', o.bias === false ? null : empty([outFeatures]));
+    resetLinearLike(this.weight, this.bias);
+  }
+  forward(x: Tensor): Tensor { return ops.linear(x, this.weight, this.bias); }
+}
+
+export interface BatchNormOptions { eps?: number; momentum?: number | null; affine?: boolean; trackRunningStats?: boolean }
+
+/** BatchNorm over dim 1. Sparse (context mask): statistics over visible positions, masked ones exactly 0. */
+export class BatchNorm extends Module<[Tensor, ForwardContext?], Tensor> {
+  readonly weight: Tensor | null;
+  readonly bias: Tensor | null;
+  readonly eps: number;
+  readonly momentum: number | null;
+  readonly trackRunningStats: boolean;
+  constructor(readonly numFeatures: number, o: BatchNormOptions = {}) {
+    super();
+    this.eps = o.eps ?? 1e-5;
+    this.momentum = o.momentum === undefined ? 0.1 : o.momentum;
+    this.trackRunningStats = o.trackRunningStats ?? true;
+    const affine = o.affine ?? true;
+    this.weight = this.registerParameter('weight', affine ? ones([numFeatures]) : null);
+    this.bias = this.registerParameter('bias', affine ? zeros([numFeatures]) : null);
+    if (this.trackRunningStats) {
+      this.registerBuffer('running_mean', zeros([numFeatures]));
+      this.registerBuffer('running_var', ones([numFeatures]));
+      this.registerBuffer('num_batches_tracked', zeros([], { dtype: 'int64' }));
+    }
+  }
+  get runningMean(): Tensor | null { return this.getBuffer('running_mean'); }
+  get runningVar(): Tensor | null { return this.getBuffer('running_var'); }
+
+  /** PyTorch's _BatchNorm.forward on an (N, C, ...) input. */
+  protected normalize(x: Tensor): Tensor {
+    let factor = this.momentum ?? 0;
+    const nbt = this.getBuffer('num_batches_tracked');
+    if (this.training && this.trackRunningStats && nbt) {
+      noGrad(() => nbt.add_(1));
+      if (this.momentum === null) factor = 1 / nbt.item();
+    }
+    const useBatchStats = this.training || !this.trackRunningStats;
+    const track = !this.training || this.trackRunningStats;
+    return ops.batchNorm(x, this.weight, this.bias, track ? this.runningMean : null, track ? this.runningVar : null,
+      useBatchStats, factor, this.eps);
+  }
+  forward(x: Tensor, ctx?: ForwardContext): Tensor {
+    if (ctx?.mask && x.ndim === 4) {
+      const mask = ctx.mask(x.size(2), x.size(3));
+      const rows = ops.maskedRows(x, mask);
+      return ops.rowsToMasked(this.normalize(rows), mask);
+    }
+    return this.normalize(x);
+  }
+}
+export class BatchNorm1d extends BatchNorm {}
+export class BatchNorm2d extends BatchNorm {}
+
+/** LayerNorm over the trailing dims. Sparse on a channels-last (N,H,W,C) map: visible positions only. */
+export class LayerNorm extends Module<[Tensor, ForwardContext?], Tensor> {
+  readonly normalizedShape: number[];
+  readonly weight: Tensor | null;
+  readonly bias: Tensor | null;
+  constructor(normalizedShape: number | number[], readonly eps = 1e-5, elementwiseAffine = true) {
+    super();
+    this.normalizedShape = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
+    this.weight = this.registerParameter('weight', elementwiseAffine ? ones(this.normalizedShape) : null);
+    this.bias = this.registerParameter('bias', elementwiseAffine ? zeros(this.normalizedShape) : null);
+  }
+  protected normalize(x: Tensor): Tensor {
+    return ops.layerNorm(x, this.normalizedShape, this.weight, this.bias, this.eps);
+  }
+  forward(x: Tensor, ctx?: ForwardContext): Tensor {
+    if (ctx?.mask && x.ndim === 4) {
+      // channels-last (N,H,W,C): view it as NCHW for the row gather, which works in NHWC order
+      const nchw = x.permute([0, 3, 1, 2]);
+      const mask = ctx.mask(x.size(1), x.size(2));
+      return ops.rowsToMasked(this.normalize(ops.maskedRows(nchw, mask)), mask).permute([0, 2, 3, 1]);
+    }
+    return this.normalize(x);
+  }
+}
+
+export class GroupNorm extends Module<[Tensor, ForwardContext?], Tensor> {
+  readonly weight: Tensor | null;
+  readonly bias: Tensor | null;
+  constructor(readonly numGroups: number, readonly numChannels: number, readonly eps = 1e-5, affine = true) {
+    super();
+    if (numChannels % numGroups) throw new Error(`GroupNorm: ${numChannels} channels are not divisible into ${numGroups} groups`);
+    this.weight = this.registerParameter('weight', affine ? ones([numChannels]) : null);
+    this.bias = this.registerParameter('bias', affine ? zeros([numChannels]) : null);
+  }
+  forward(x: Tensor): Tensor { return ops.groupNorm(x, this.numGroups, this.weight, this.bias, this.eps); }
+}
+
+export class ReLU extends Module<[Tensor, ForwardContext?], Tensor> { forward(x: Tensor): Tensor { return x.relu(); } }
+export class ReLU6 extends Module<[Tensor, ForwardContext?], Tensor> { forward(x: Tensor): Tensor { return x.relu6(); } }
+export class SiLU extends Module<[Tensor, ForwardContext?], Tensor> { forward(x: Tensor): Tensor { return x.silu(); } }
+export class Sigmoid extends Module<[Tensor, ForwardContext?], Tensor> { forward(x: Tensor): Tensor { return x.sigmoid(); } }
+export class GELU extends Module<[Tensor, ForwardContext?], Tensor> {
+  constructor(readonly approximate: 'none' | 'tanh' = 'none') { super(); }
+  forward(x: Tensor): Tensor { return x.gelu(this.approximate); }
+}
+
+export class MaxPool2d extends Module<[Tensor, ForwardContext?], Tensor> {
+  readonly stride: [number, number];
+  constructor(readonly kernelSize: Pair, o: { stride?: Pair; padding?: Pair; dilation?: Pair; ceilMode?: boolean } = {}) {
+    super();
+    this.stride = pair(o.stride ?? kernelSize);
+    this.padding = pair(o.padding ?? 0); this.dilation = pair(o.dilation ?? 1); this.ceilMode = o.ceilMode ?? false;
+  }
+  readonly padding: [number, number]; readonly dilation: [number, number]; readonly ceilMode: boolean;
+  forward(x: Tensor, ctx?: ForwardContext): Tensor {
+    return maskOutput(ops.maxPool2d(x, this.kernelSize, this.stride, this.padding, this.dilation, this.ceilMode), ctx);
+  }
+}
+
+export class AvgPool2d extends Module<[Tensor, ForwardContext?], Tensor> {
+  readonly stride: [number, number];
+  readonly padding: [number, number];
+  constructor(readonly kernelSize: Pair, o: { stride?: Pair; padding?: Pair; ceilMode?: boolean; countIncludePad?: boolean } = {}) {
+    super();
+    this.stride = pair(o.stride ?? kernelSize); this.padding = pair(o.padding ?? 0);
+    this.ceilMode = o.ceilMode ?? false; this.countIncludePad = o.countIncludePad ?? true;
+  }
+  readonly ceilMode: boolean; readonly countIncludePad: boolean;
+  forward(x: Tensor, ctx?: ForwardContext): Tensor {
+    return maskOutput(ops.avgPool2d(x, this.kernelSize, this.stride, this.padding, this.ceilMode, this.countIncludePad), ctx);
+  }
+}
+
+export class AdaptiveAvgPool2d extends Module<[Tensor, ForwardContext?], Tensor> {
+  constructor(readonly outputSize: Pair) { super(); }
+  forward(x: Tensor): Tensor { return ops.adaptiveAvgPool2d(x, this.outputSize); }
+}
+
+export class Dropout extends Module<[Tensor, ForwardContext?], Tensor> {
+  constructor(readonly p = 0.5) { super(); }
+  forward(x: Tensor): Tensor { return this.p > 0 ? ops.dropout(x, this.p, this.training) : x; }
+}
+
+/** Per-sample stochastic depth, scaled by the keep probability (timm's drop_path). */
+export function dropPath(x: Tensor, dropProb: number, training: boolean, scaleByKeep = true): Tensor {
+  if (dropProb === 0 || !training) return x;
+  const keepProb = 1 - dropProb;
+  const shape = [x.size(0), ...Array(x.ndim - 1).fill(1)];
+  const r = noGrad(() => {
+    const t = empty(shape, { dtype: x.dtype, device: x.device }).bernoulli_(keepProb);
+    return keepProb > 0 && scaleByKeep ? t.div_(keepProb) : t;
+  });
+  return x.mul(r);
+}
+
+export class DropPath extends Module<[Tensor, ForwardContext?], Tensor> {
+  constructor(readonly dropProb = 0, readonly scaleByKeep = true) { super(); }
+  forward(x: Tensor): Tensor { return dropPath(x, this.dropProb, this.training, this.scaleByKeep); }
+}
+
+/** Children named 0, 1, 2, … run in order; the context is passed to each. */
+export class Sequential extends Module<[Tensor, ForwardContext?], Tensor> {
+  constructor(...mods: Module[]) {
+    super();
+    mods.forEach((m, i) => this.registerModule(String(i), m));
+  }
+  get length(): number { return this.children().length; }
+  at(i: number): Module { return this.children()[i < 0 ? i + this.length : i]; }
+  append(m: Module): this { this.registerModule(String(this.length), m); return this; }
+  forward(x: Tensor, ctx?: ForwardContext): Tensor {
+    for (const m of this.children()) x = m.forward(x, ctx);
+    return x;
+  }
+}
+
+export class ModuleList<M extends Module = Module> extends Module<never[], never> {
+  constructor(mods: M[] = []) { super(); mods.forEach((m) => this.append(m)); }
+  get length(): number { return this.children().length; }
+  at(i: number): M { return this.children()[i < 0 ? i + this.length : i] as M; }
+  append(m: M): this { this.registerModule(String(this.length), m); return this; }
+  [Symbol.iterator](): Iterator<M> { return (this.children() as M[])[Symbol.iterator](); }
+  forward(): never { throw new Error('ModuleList is a container; call its members'); }
+}
+
+export class ParameterList extends Module<never[], never> {
+  #n = 0;
+  constructor(params: Tensor[] = []) { super(); params.forEach((p) => this.append(p)); }
+  append(p: Tensor): this { this.registerParameter(String(this.#n++), p); return this; }
+  get length(): number { return this.#n; }
+  at(i: number): Tensor { return this.getParameter(String(i < 0 ? i + this.#n : i))!; }
+  [Symbol.iterator](): Iterator<Tensor> { return this.parameters(false)[Symbol.iterator](); }
+  forward(): never { throw new Error('ParameterList is a container'); }
+}
