@@ -34,12 +34,18 @@ export function writeAll(fd: number, data: Uint8Array): void {
 
 /** Opens `path` for reading, with a one-line error naming the path when that fails. */
 export function openForRead(path: string, what: string): number {
+  let fd: number;
   try {
-    return fs.openSync(path, 'r');
+    fd = fs.openSync(path, 'r');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new Error(`${what}: ${path} does not exist`);
     if (code === 'EISDIR') throw new Error(`${what}: ${path} is a directory, not a file`);
     throw new Error(`${what}: cannot open ${path}: ${(e as Error).message}`);
   }
+  if (!fs.fstatSync(fd).isFile()) {
+    fs.closeSync(fd);
+    throw new Error(`${what}: ${path} is not a regular file`);
+  }
+  return fd;
 }

@@ -35,6 +35,16 @@ export function loadPth(path: string): PyValue {
 }
 
 export function loadPthDetailed(path: string): LoadPthResult {
+  try {
+    return load(path);
+  } catch (e) {
+    // one message, naming the file once, whichever layer (zip, pickle, tensor rebuild) failed
+    const msg = (e as Error).message.split(`loadPth ${path}: `).join('').split(`zip ${path}: `).join('');
+    throw new Error(`loadPth ${path}: ${msg}`);
+  }
+}
+
+function load(path: string): LoadPthResult {
   const what = `loadPth ${path}`;
   let zip: ZipReader;
   try {
@@ -102,7 +112,8 @@ function explainNotZip(path: string, what: string, e: Error): string {
   if (head[0] === 0x80 && head[1] === 0x02) {
     return `${what}: this is the legacy (torch < 1.6) format, which is not supported; re-save it with torch.save in torch >= 1.6`;
   }
-  return `${what}: not a PyTorch zip checkpoint (${e.message.replace(/^zip [^:]*: /, '')})`;
+  const msg = e.message.split(`zip ${path}: `).join('').replace(/^zip: /, '');
+  return `${what}: ${msg}; a torch.save checkpoint is a zip archive`;
 }
 
 // torch.save puts every record in one folder; the folder's name varies (file stem or "archive").
