@@ -1,0 +1,38 @@
+// Random patch masks, as the reference's SparK.mask: per sample, the len_keep patches with the
+// smallest uniform draws are visible. Same generator + seed as PyTorch gives the same masks.
+import * as torch from '../torch/index.js';
+import type { Tensor, Generator } from '../torch/index.js';
+
+/** Number of visible patches: round(f·f·(1 − ratio)), as the reference. */
+export function visibleCount(fmapSize: number, maskRatio: number): number {
+  return Math.round(fmapSize * fmapSize * (1 - maskRatio));
+}
+
+/** bool (B,1,f,f): true = visible. Exactly visibleCount(f, ratio) trues per sample. */
+export function randomMask(batch: number, fmapSize: number, maskRatio: number,
+  o: { generator?: Generator | null; device?: string } = {}): Tensor {
+  const L = fmapSize * fmapSize;
+  const keep = visibleCount(fmapSize, maskRatio);
+  return torch.tidy(() => {
+    const idx = torch.rand([batch, L], { generator: o.generator ?? null }).argsort(1).narrow(1, 0, keep);
+    const active = torch.zeros([batch, L], { dtype: 'bool' }).scatterValue(1, idx, true);
+    const out = active.view([batch, 1, fmapSize, fmapSize]);
+    return o.device && o.device !== 'cpu' ? out.to({ device: o.device }) : out;
+  });
+}
+
+/** Upsample a (B,1,f,f) patch mask to (B,1,H,W) by repetition (nearest), as the reference. */
+export function expandMask(active: Tensor, h: number, w: number): Tensor {
+  const f = active.size(2), g = active.size(3);
+  if (h === f && w === g) return active;
+  return active.repeatInterleave(Math.floor(h / f), 2).repeatInterleave(Math.floor(w / g), 3);
+}
+
+/** Validate a caller-supplied mask: (B,1,f,f) with f = input/downsample. Returns it as bool. */
+export function checkMask(active: Tensor, batch: number, fmapSize: number): Tensor {
+  const s = active.shape;
+  if (s.length !== 4 || s[0] !== batch || s[1] !== 1 || s[2] !== fmapSize || s[3] !== fmapSize) {
+    throw new Error(`mask must have shape [${batch},1,${fmapSize},${fmapSize}] (batch, 1, input/downsample ratio squared), got [${s}]`);
+  }
+  return active.dtype === 'bool' ? active : active.ne(0);
+}

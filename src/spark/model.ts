@@ -1,0 +1,169 @@
+// The SparK model (reference spark.py): mask → sparse encode → densify (norm, mask tokens,
+// projection) from the smallest map up → light decoder → loss on masked patches.
+// Parameter names equal the reference's: sparse_encoder.sp_cnn.*, dense_decoder.*, densify_norms.*,
+// densify_projs.*, mask_tokens.*.
+import * as torch from '../torch/index.js';
+import type { Tensor, Generator } from '../torch/index.js';
+import { nn } from '../torch/index.js';
+import { type Encoder, assertEncoder } from '../models/contract.js';
+import { ConvNeXtLayerNorm } from '../models/convnext.js';
+import { LightDecoder } from './decoder.js';
+import { randomMask, expandMask, checkMask, visibleCount } from './mask.js';
+import { sparseContext } from './sparse.js';
+import { patchify, unpatchify, normalizedTarget, maskedPatchLoss } from './loss.js';
+
+const { Module, Conv2d, BatchNorm2d, Identity, ModuleList, ParameterList, init } = nn;
+
+export type DensifyNorm = 'bn' | 'ln' | 'identity';
+
+export interface SparKOptions {
+  inputSize: number;
+  maskRatio?: number;       // 0.6
+  densifyNorm?: DensifyNorm; // 'bn' for ResNets, 'ln' for ConvNeXts
+  decoderWidth?: number;    // 768
+}
+
+/** Wraps the encoder under the name `sp_cnn` (the reference's SparseEncoder). */
+export class SparseEncoder extends Module<[Tensor, ReturnType<typeof sparseContext>?], Tensor[]> {
+  readonly sp_cnn: Encoder;
+  constructor(cnn: Encoder, readonly inputSize: number) {
+    super();
+    assertEncoder(cnn);
+    this.sp_cnn = this.registerModule('sp_cnn', cnn);
+  }
+  get downsampleRatio(): number { return this.sp_cnn.downsampleRatio; }
+  get featureChannels(): number[] { return this.sp_cnn.featureChannels; }
+  forward(x: Tensor, ctx?: ReturnType<typeof sparseContext>): Tensor[] {
+    return this.sp_cnn.forward(x, { hierarchical: true, ctx }) as Tensor[];
+  }
+}
+
+export interface Visualization {
+  /** the input (normalised image) */ input: Tensor;
+  /** input with masked patches zeroed */ masked: Tensor;
+  /** visible patches from the input, masked ones from the reconstruction */ recOrInp: Tensor;
+  /** the full de-normalised reconstruction */ reconstruction: Tensor;
+}
+
+export class SparK extends Module {
+  readonly sparse_encoder: SparseEncoder;
+  readonly dense_decoder: LightDecoder;
+  readonly densify_norms: InstanceType<typeof ModuleList>;
+  readonly densify_projs: InstanceType<typeof ModuleList>;
+  readonly mask_tokens: InstanceType<typeof ParameterList>;
+  readonly inputSize: number;
+  readonly maskRatio: number;
+  readonly densifyNorm: DensifyNorm;
+  readonly downsampleRatio: number;
+  readonly fmapSize: number;
+  readonly lenKeep: number;
+  readonly hierarchy: number;
+
+  constructor(encoder: Encoder, o: SparKOptions) {
+    super();
+    this.inputSize = o.inputSize;
+    this.maskRatio = o.maskRatio ?? 0.6;
+    this.densifyNorm = o.densifyNorm ?? 'bn';
+    if (!(this.maskRatio > 0 && this.maskRatio < 1)) throw new Error(`mask ratio must be in (0, 1), got ${this.maskRatio}`);
+    this.downsampleRatio = encoder.downsampleRatio;
+    if (o.inputSize % this.downsampleRatio) {
+      throw new Error(`input size ${o.inputSize} is not a multiple of the encoder's downsample ratio ${this.downsampleRatio}; use e.g. ${Math.max(1, Math.round(o.inputSize / this.downsampleRatio)) * this.downsampleRatio}`);
+    }
+    this.fmapSize = o.inputSize / this.downsampleRatio;
+    this.lenKeep = visibleCount(this.fmapSize, this.maskRatio);
+    this.sparse_encoder = this.registerModule('sparse_encoder', new SparseEncoder(encoder, o.inputSize));
+    this.dense_decoder = this.registerModule('dense_decoder', new LightDecoder(this.downsampleRatio, o.decoderWidth ?? 768));
+    this.densify_norms = this.registerModule('densify_norms', new ModuleList());
+    this.densify_projs = this.registerModule('densify_projs', new ModuleList());
+    this.mask_tokens = this.registerModule('mask_tokens', new ParameterList());
+
+    const eWidths = encoder.featureChannels.slice();
+    this.hierarchy = eWidths.length;
+    let dWidth = this.dense_decoder.width;
+    for (let i = 0; i < this.hierarchy; i++) {   // smallest feature map first
+      const eWidth = eWidths.pop()!;
+      const token = torch.zeros([1, eWidth, 1, 1]);
+      init.truncNormal_(token, { mean: 0, std: 0.02, a: -0.02, b: 0.02 });
+      this.mask_tokens.append(token);
+      this.densify_norms.append(
+        this.densifyNorm === 'bn' ? new BatchNorm2d(eWidth)
+          : this.densifyNorm === 'ln' ? new ConvNeXtLayerNorm(eWidth, { eps: 1e-6, dataFormat: 'channels_first' })
+            : new Identity());
+      if (i === 0 && eWidth === dWidth) this.densify_projs.append(new Identity());
+      else {
+        const k = i === 0 ? 1 : 3;
+        this.densify_projs.append(new Conv2d(eWidth, dWidth, k, { padding: Math.floor(k / 2), bias: true }));
+      }
+      dWidth = Math.floor(dWidth / 2);
+    }
+  }
+
+  /** A random visible-patch mask (B,1,f,f), bool. */
+  mask(batch: number, o: { generator?: Generator | null; device?: string } = {}): Tensor {
+    return randomMask(batch, this.fmapSize, this.maskRatio, o);
+  }
+
+  /** Encode the masked input sparsely and decode; returns the reconstruction (B,3,H,W). */
+  private reconstruct(inp: Tensor, active: Tensor): Tensor {
+    const ctx = sparseContext(active);
+    const masked = inp.mul(ctx.mask!(inp.size(2), inp.size(3)));
+    const feats = this.sparse_encoder.forward(masked, ctx).reverse();   // smallest first
+    const toDec: (Tensor | null)[] = [];
+    let cur = active;
+    feats.forEach((f, i) => {
+      const norm = this.densify_norms.at(i) as nn.Module;
+      const scaleCtx = sparseContext(cur);
+      let x = norm.forward(f, scaleCtx) as Tensor;
+      x = torch.where(cur.expand(x.shape), x, (this.mask_tokens.at(i)).expand(x.shape));
+      toDec.push((this.densify_projs.at(i) as nn.Module).forward(x) as Tensor);
+      cur = expandMask(cur, cur.size(2) * 2, cur.size(3) * 2);
+    });
+    return this.dense_decoder.forward(toDec);
+  }
+
+  /** The training loss on inp (B,3,H,W). A mask is drawn (from generator) unless given. */
+  forward(inp: Tensor, o: { active?: Tensor; generator?: Generator | null } = {}): Tensor {
+    this.checkInput(inp);
+    const active = o.active ? checkMask(o.active, inp.size(0), this.fmapSize)
+      : this.mask(inp.size(0), { generator: o.generator, device: inp.device });
+    const rec = this.reconstruct(inp, active);
+    const { target } = normalizedTarget(patchify(inp, this.downsampleRatio));
+    return maskedPatchLoss(patchify(rec, this.downsampleRatio), target, active);
+  }
+
+  /** The reference's vis=True pass (run it in eval mode and noGrad). */
+  visualize(inp: Tensor, active: Tensor): Visualization {
+    this.checkInput(inp);
+    active = checkMask(active, inp.size(0), this.fmapSize);
+    const rec = this.reconstruct(inp, active);
+    const p = this.downsampleRatio;
+    const { mean, std } = normalizedTarget(patchify(inp, p));
+    const reconstruction = unpatchify(patchify(rec, p).mul(std).add(mean), p, this.fmapSize, this.fmapSize);
+    const activeHW = expandMask(active, inp.size(2), inp.size(3));
+    return {
+      input: inp,
+      masked: inp.mul(activeHW),
+      recOrInp: torch.where(activeHW, inp, reconstruction),
+      reconstruction,
+    };
+  }
+
+  private checkInput(inp: Tensor): void {
+    const s = inp.shape;
+    if (s.length !== 4 || s[1] !== 3 || s[2] !== this.inputSize || s[3] !== this.inputSize) {
+      throw new Error(`SparK expects images of shape [B,3,${this.inputSize},${this.inputSize}], got [${s}]`);
+    }
+  }
+
+  /** The reference's get_config(), stored in its checkpoints' module state as `config`. */
+  config(): Record<string, number | string | boolean> {
+    return {
+      mask_ratio: this.maskRatio,
+      densify_norm_str: this.densifyNorm === 'identity' ? '' : this.densifyNorm,
+      sbn: false,
+      hierarchy: this.hierarchy,
+      'sparse_encoder.input_size': this.inputSize,
+      'dense_decoder.width': this.dense_decoder.width,
+    };
+  }
+}
