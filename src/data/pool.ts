@@ -1,6 +1,8 @@
-// A pool of decode workers (worker_threads). Tasks are queued first-in first-out and each worker runs
-// one task at a time, so `workers` is also the number of images decoded concurrently. With 0 workers
-// the samples are decoded on the main thread (through the same code), for debugging and tests.
+// A pool of decode workers (worker_threads). Each task is handed at once to the worker with the fewest
+// outstanding tasks; a worker decodes its tasks one at a time, in order, so `workers` is also the number
+// of images decoded concurrently. Handing tasks out eagerly (instead of one per idle worker) keeps the
+// workers busy while the main thread is blocked in a synchronous training step and cannot answer them.
+// With 0 workers the samples are decoded on the main thread (same code), for debugging and tests.
 
 import * as os from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -20,20 +22,18 @@ export function defaultWorkerCount(): number {
 }
 
 interface Pending {
-  task: WorkerTask;
   resolve: (data: Float32Array) => void;
   reject: (e: Error) => void;
 }
 
 interface Slot {
   worker: Worker;
-  busy: Pending | null;
+  pending: Map<number, Pending>;
 }
 
 export class DecodePool {
   readonly size: number;
   private readonly slots: Slot[] = [];
-  private readonly queue: Pending[] = [];
   private nextId = 0;
   private closed = false;
   private fatal: Error | null = null;
@@ -49,14 +49,14 @@ export class DecodePool {
     }
     for (let i = 0; i < workers; i++) {
       const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { vipsThreads: 1 } });
-      const slot: Slot = { worker, busy: null };
+      const slot: Slot = { worker, pending: new Map() };
       worker.on('message', (r: WorkerReply) => this.onReply(slot, r));
-      worker.on('error', (e) => this.onWorkerDeath(slot, e));
+      worker.on('error', (e) => this.onWorkerDeath(e));
       worker.on('exit', (code) => {
-        if (!this.closed) this.onWorkerDeath(slot, new Error(`decode worker exited with code ${code}`));
+        if (!this.closed) this.onWorkerDeath(new Error(`decode worker exited with code ${code}`));
       });
       // An idle worker must not keep the process alive (a user who forgets close() still exits);
-      // it is ref'ed while it has a task so that a pending batch is awaited.
+      // it is ref'ed while it has tasks so that a pending batch is awaited.
       worker.unref();
       this.slots.push(slot);
     }
@@ -67,42 +67,37 @@ export class DecodePool {
     if (this.closed) return Promise.reject(new Error('data loader is closed'));
     if (this.fatal) return Promise.reject(this.fatal);
     if (this.size === 0) return loadSample(req);
+    let slot = this.slots[0]!;
+    for (const s of this.slots) if (s.pending.size < slot.pending.size) slot = s;
+    const id = this.nextId++;
     return new Promise<Float32Array>((resolve, reject) => {
-      this.queue.push({ task: { ...req, id: this.nextId++ }, resolve, reject });
-      this.dispatch();
+      if (slot.pending.size === 0) slot.worker.ref();
+      slot.pending.set(id, { resolve, reject });
+      slot.worker.postMessage({ ...req, id } satisfies WorkerTask);
     });
   }
 
-  private dispatch(): void {
-    for (const slot of this.slots) {
-      if (this.queue.length === 0) return;
-      if (slot.busy) continue;
-      const p = this.queue.shift()!;
-      slot.busy = p;
-      slot.worker.ref();
-      slot.worker.postMessage(p.task);
-    }
-  }
-
   private onReply(slot: Slot, r: WorkerReply): void {
-    const p = slot.busy;
-    slot.busy = null;
-    slot.worker.unref();
-    if (p && p.task.id === r.id) {
-      if (r.ok) p.resolve(r.data);
-      else p.reject(new Error(r.error));
-    }
-    this.dispatch();
+    const p = slot.pending.get(r.id);
+    if (!p) return;
+    slot.pending.delete(r.id);
+    if (slot.pending.size === 0) slot.worker.unref();
+    if (r.ok) p.resolve(r.data);
+    else p.reject(new Error(r.error));
   }
 
-  // A worker that dies (it should not: decode errors are replies, not crashes) fails everything
-  // pending, since its task may be the one that kills workers.
-  private onWorkerDeath(slot: Slot, e: Error): void {
-    if (this.closed) return;
+  private rejectAll(err: Error): void {
+    for (const s of this.slots) {
+      for (const p of s.pending.values()) p.reject(err);
+      s.pending.clear();
+    }
+  }
+
+  // A worker that dies (it should not: decode errors are replies, not crashes) fails everything pending.
+  private onWorkerDeath(e: Error): void {
+    if (this.closed || this.fatal) return;
     this.fatal = new Error(`decode worker failed: ${e.message}`);
-    const pending = [...(slot.busy ? [slot.busy] : []), ...this.queue.splice(0)];
-    slot.busy = null;
-    for (const p of pending) p.reject(this.fatal);
+    this.rejectAll(this.fatal);
     void this.close();
   }
 
@@ -110,12 +105,7 @@ export class DecodePool {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const err = new Error('data loader is closed');
-    for (const p of this.queue.splice(0)) p.reject(err);
-    for (const s of this.slots) {
-      if (s.busy) s.busy.reject(err);
-      s.busy = null;
-    }
+    this.rejectAll(new Error('data loader is closed'));
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 }

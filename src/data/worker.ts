@@ -1,5 +1,6 @@
-// Decode worker: runs loadSample for tasks posted by the pool (pool.ts) and posts back the float32
-// sample, transferring its buffer (no copy).
+// Decode worker: runs loadSample for tasks posted by the pool (pool.ts), one at a time in arrival order,
+// and posts back each float32 sample, transferring its buffer (no copy). Tasks queue up here rather than
+// in the main thread so that decoding goes on while the main thread is busy (a synchronous training step).
 
 import { parentPort, workerData } from 'node:worker_threads';
 import sharp from 'sharp';
@@ -20,9 +21,24 @@ const threads = (workerData as { vipsThreads?: number } | undefined)?.vipsThread
 sharp.concurrency(threads);
 sharp.cache(false);
 
+const queue: WorkerTask[] = [];
+let running = false;
+
+async function drain(): Promise<void> {
+  running = true;
+  while (queue.length > 0) {
+    const task = queue.shift()!;
+    try {
+      const data = await loadSample(task);
+      port.postMessage({ id: task.id, ok: true, data } satisfies WorkerReply, [data.buffer as ArrayBuffer]);
+    } catch (e) {
+      port.postMessage({ id: task.id, ok: false, error: e instanceof Error ? e.message : String(e) } satisfies WorkerReply);
+    }
+  }
+  running = false;
+}
+
 port.on('message', (task: WorkerTask) => {
-  loadSample(task).then(
-    (data) => port.postMessage({ id: task.id, ok: true, data } satisfies WorkerReply, [data.buffer as ArrayBuffer]),
-    (e: unknown) => port.postMessage({ id: task.id, ok: false, error: e instanceof Error ? e.message : String(e) } satisfies WorkerReply),
-  );
+  queue.push(task);
+  if (!running) void drain();
 });

@@ -181,3 +181,30 @@ test('bad options and a closed loader fail clearly; for-await works and break cl
   }
   await assert.rejects(loader.next(), /data loader is closed/);
 });
+
+test('workers keep decoding the prefetched batches while the main thread is blocked', async () => {
+  const dir = tempDir();
+  try {
+    // large-ish images so that decoding 16 of them takes far longer than the 50 ms allowed below
+    for (let k = 0; k < 4; k++) {
+      await sharp(syntheticRgb(900, 900, k), { raw: { width: 900, height: 900, channels: 3 } })
+        .png({ compressionLevel: 1 })
+        .toFile(path.join(dir, `big${k}.png`));
+    }
+    const loader = createLoader({ root: dir, inputSize: S, batchSize: 8, workers: 2, prefetch: 2, seed: 0 });
+    try {
+      await loader.next(); // batch 0; batches 1 and 2 are now being decoded
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2500); // a long synchronous "training step"
+      for (let i = 0; i < 2; i++) {
+        const t0 = performance.now();
+        const timeout = new Promise<'late'>((r) => setTimeout(() => r('late'), 50).unref());
+        const got = await Promise.race([loader.next(), timeout]);
+        assert.notEqual(got, 'late', `batch ${i + 1} was not ready after the main thread was blocked (${(performance.now() - t0).toFixed(0)} ms)`);
+      }
+    } finally {
+      await loader.close();
+    }
+  } finally {
+    rmrf(dir);
+  }
+});
