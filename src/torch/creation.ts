@@ -9,7 +9,9 @@ type RandOpts = TensorOptions & { generator?: Generator | null };
 export const zeros = (shape: number[], o: TensorOptions = {}): Tensor => ops.zeros(shape, o);
 export const ones = (shape: number[], o: TensorOptions = {}): Tensor => ops.ones(shape, o);
 export const empty = (shape: number[], o: TensorOptions = {}): Tensor => ops.empty(shape, o);
-export const full = (shape: number[], value: number | boolean, o: TensorOptions = {}): Tensor => ops.full(shape, value, o);
+/** A boolean fill value gives a bool tensor (as torch.full); a number gives float32 unless {dtype}. */
+export const full = (shape: number[], value: number | boolean, o: TensorOptions = {}): Tensor =>
+  ops.full(shape, value, typeof value === 'boolean' && o.dtype === undefined ? { ...o, dtype: 'bool' } : o);
 export const eye = (n: number, m = n, o: TensorOptions = {}): Tensor => ops.eye(n, m, o);
 export const linspace = (start: number, end: number, steps: number, o: TensorOptions = {}): Tensor => ops.linspace(start, end, steps, o);
 

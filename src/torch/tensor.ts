@@ -4,7 +4,7 @@ import { native, type Handle } from './native.js';
 import { track, keep as keepTensor, type Disposable } from './memory.js';
 import {
   type DType, type Device, type TensorOptions, type TypedArray,
-  dtypeOfTypedArray, typedArrayFor, toNumbers,
+  DTYPES, dtypeOfTypedArray, typedArrayFor, toNumbers,
 } from './dtype.js';
 
 export type NestedArray = number | boolean | NestedArray[];
@@ -80,6 +80,10 @@ export class Tensor implements Disposable {
   // ---- conversion ----
   /** to('cuda'), to('float64'), to({device, dtype}) */
   to(target: Device | DType | { device?: Device; dtype?: DType }, opts: { copy?: boolean } = {}): Tensor {
+    if (typeof target === 'string' && !isDType(target) && !/^(cpu|cuda|meta)(:\d+)?$/.test(target)) {
+      // otherwise libtorch reports a misspelt dtype as an "invalid device string"
+      throw new Error(`to(): '${target}' is neither a dtype (${DTYPES.join(', ')}) nor a device (cpu, cuda, cuda:<n>)`);
+    }
     const t = typeof target === 'string' ? (isDType(target) ? { dtype: target } : { device: target }) : target;
     return wrap(native.ops.cast(this.handle, t.device ?? null, t.dtype ?? null, opts.copy ?? false));
   }
@@ -99,7 +103,7 @@ export class Tensor implements Disposable {
 }
 
 function isDType(s: string): s is DType {
-  return ['float32', 'float64', 'float16', 'bfloat16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool'].includes(s);
+  return (DTYPES as readonly string[]).includes(s);
 }
 
 function nest(flat: NestedArray[], shape: number[]): NestedArray {
@@ -116,19 +120,32 @@ export function wrap(h: Handle): Tensor { return new Tensor(h); }
 export function wrapOrNull(h: Handle | null): Tensor | null { return h === null ? null : new Tensor(h); }
 export function wrapAll(hs: Handle[]): Tensor[] { return hs.map(wrap); }
 export function withOptions(t: Tensor, o: TensorOptions): Tensor {
-  if (o.requiresGrad) t.requiresGrad = true;
+  if (o.requiresGrad) {
+    // an integer tensor cannot require grad: free it before the error leaves, or it leaks
+    try { t.requiresGrad = true; } catch (e) { t.dispose(); throw e; }
+  }
   return t;
 }
 
-function flatten(data: NestedArray, shape: number[], out: number[], depth = 0): void {
-  if (Array.isArray(data)) {
-    if (shape.length === depth) shape.push(data.length);
-    else if (shape[depth] !== data.length) throw new Error(`tensor(): ragged nested array: expected length ${shape[depth]} at depth ${depth}, got ${data.length}`);
-    for (const x of data) flatten(x, shape, out, depth + 1);
-  } else {
-    if (depth !== shape.length) throw new Error('tensor(): ragged nested array: a number where an array was expected');
-    out.push(typeof data === 'boolean' ? Number(data) : data);
+function flatten(data: NestedArray, shape: number[], out: number[]): void {
+  // The shape comes from the first element at each depth; every other element must agree with it
+  // (a shape grown while walking would accept ragged input like [1, [2]] as [2, 1]).
+  for (let d: NestedArray = data; Array.isArray(d); d = d[0]) {
+    shape.push(d.length);
+    if (!d.length) break;
   }
+  const walk = (x: NestedArray, depth: number): void => {
+    if (Array.isArray(x)) {
+      if (depth === shape.length) throw new Error(`tensor(): ragged nested array: an array at depth ${depth} where a number was expected`);
+      if (x.length !== shape[depth]) throw new Error(`tensor(): ragged nested array: expected length ${shape[depth]} at depth ${depth}, got ${x.length}`);
+      for (const y of x) walk(y, depth + 1);
+    } else {
+      if (depth !== shape.length) throw new Error(`tensor(): ragged nested array: a number at depth ${depth} where an array was expected`);
+      if (typeof x !== 'number' && typeof x !== 'boolean') throw new Error(`tensor(): expected numbers or booleans, got ${typeof x}`);
+      out.push(typeof x === 'boolean' ? Number(x) : x);
+    }
+  };
+  walk(data, 0);
 }
 
 function firstLeaf(d: NestedArray): number | boolean | undefined {
@@ -141,6 +158,9 @@ function firstLeaf(d: NestedArray): number | boolean | undefined {
  * (float32 unless {dtype}; bool for booleans). The data is copied.
  */
 export function tensor(data: NestedArray | ArrayBufferView, opts: TensorOptions & { shape?: number[] } = {}): Tensor {
+  if (opts.dtype !== undefined && !isDType(opts.dtype)) {
+    throw new Error(`tensor(): unknown dtype '${opts.dtype}' (use ${DTYPES.join(', ')})`);
+  }
   let t: Tensor;
   if (ArrayBuffer.isView(data)) {
     const dtype = opts.dtype ?? dtypeOfTypedArray(data);
@@ -154,8 +174,8 @@ export function tensor(data: NestedArray | ArrayBufferView, opts: TensorOptions 
     t = wrap(native.fromBuffer(encode(flat, dtype), dtype, opts.shape ?? shape));
   }
   if (opts.device && opts.device !== 'cpu') {
-    const moved = t.to({ device: opts.device });
-    t.dispose();
+    let moved: Tensor;
+    try { moved = t.to({ device: opts.device }); } finally { t.dispose(); }
     t = moved;
   }
   return withOptions(t, opts);
