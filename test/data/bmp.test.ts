@@ -68,6 +68,16 @@ test('32-bit top-down BGRX, 8-bit palette, 1-bit palette and 16-bit 5-5-5', () =
   assert.deepEqual([...decodeBmp(buf).data], [255, 0, 132]);
 });
 
+test('32-bit BI_BITFIELDS with the masks after a 40-byte header (here R and B swapped vs BGRX)', () => {
+  const masks = new Uint8Array(12);
+  const mv = new DataView(masks.buffer);
+  mv.setUint32(0, 0x000000ff, true); // red in the lowest byte
+  mv.setUint32(4, 0x0000ff00, true);
+  mv.setUint32(8, 0x00ff0000, true);
+  const buf = concat(header({ width: 1, height: 1, bpp: 32, compression: 3, dataOffset: 66, fileSize: 70 }), masks, [10, 20, 30, 255]);
+  assert.deepEqual([...decodeBmp(buf).data], [10, 20, 30]);
+});
+
 test('bad BMPs fail with one clear line', () => {
   const good = encodeBmp24(syntheticRgb(5, 4, 1), 5, 4);
   assert.throws(() => decodeBmp(good.subarray(0, good.length - 10)), /invalid BMP: truncated pixel data/);
