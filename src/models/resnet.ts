@@ -1,0 +1,296 @@
+// timm 0.5.4's ResNet (the layout of the reference's pretrained weights): the plain 7×7 stem, BasicBlock
+// and Bottleneck, stochastic depth spread linearly over blocks, timm's init — with exactly timm's
+// parameter names and registration order, so state dicts load both ways without renaming. The
+// reference's additions are here too: the hierarchical forward (the four stage outputs) and the
+// encoder contract (downsample ratio 32, stage widths). Every layer call passes the ForwardContext on,
+// which is all sparse (masked) execution needs: the layers themselves mask and normalise sparsely.
+import type { Tensor } from '../torch/index.js';
+import { nn, dropout } from '../torch/index.js';
+import type { Encoder, EncoderForwardOptions, ForwardContext } from './contract.js';
+
+export type ResNetBlockKind = 'basic' | 'bottleneck';
+/** timm's SelectAdaptivePool2d types that this port supports; '' = no pooling (only without a classifier). */
+export type GlobalPoolType = 'avg' | 'max' | '';
+
+export interface ResNetOptions {
+  block: ResNetBlockKind;
+  /** Blocks per stage, e.g. [3, 4, 6, 3] for ResNet-50. */
+  layers: number[];
+  /** Stage widths (planes; a Bottleneck stage outputs 4×). timm hard-codes [64, 128, 256, 512]. */
+  channels?: number[];
+  /** Width of the 7×7 stem. timm hard-codes 64 for this stem. */
+  stemWidth?: number;
+  inChans?: number;
+  /** Classifier outputs; 0 = no classifier (fc is an Identity). Default 1000. */
+  numClasses?: number;
+  /** Default 'avg'. '' (no pooling) needs numClasses = 0, as in timm. */
+  globalPool?: GlobalPoolType;
+  /** Dropout before the classifier (timm's drop_rate). */
+  dropRate?: number;
+  /** Stochastic depth, rising linearly from 0 at the first block to this at the last. */
+  dropPathRate?: number;
+  /** ResNeXt grouping of the Bottleneck 3×3 conv (timm's cardinality / base_width). */
+  cardinality?: number;
+  baseWidth?: number;
+  /** Zero the last BN weight of every block, so each residual branch starts as identity (timm: true). */
+  zeroInitLastBn?: boolean;
+}
+
+type Ctx = ForwardContext | undefined;
+
+/** The residual blocks' common surface. */
+export interface ResNetBlock extends nn.Module {
+  forward(x: Tensor, ctx?: ForwardContext): Tensor;
+  zeroInitLastBn(): void;
+  readonly dropPath: nn.DropPath | null;
+}
+
+export class BasicBlock extends nn.Module<[Tensor, ForwardContext?], Tensor> implements ResNetBlock {
+  static readonly expansion = 1;
+  readonly conv1: nn.Conv2d;
+  readonly bn1: nn.BatchNorm2d;
+  readonly act1: nn.ReLU;
+  readonly conv2: nn.Conv2d;
+  readonly bn2: nn.BatchNorm2d;
+  readonly act2: nn.ReLU;
+  readonly downsample: nn.Sequential | null;
+  readonly dropPath: nn.DropPath | null;
+
+  constructor(inplanes: number, planes: number, stride = 1, downsample: nn.Sequential | null = null,
+    o: { cardinality?: number; baseWidth?: number; dropPath?: number } = {}) {
+    super();
+    if ((o.cardinality ?? 1) !== 1 || (o.baseWidth ?? 64) !== 64) {
+      throw new Error('BasicBlock supports only cardinality 1 and baseWidth 64 (use the bottleneck block for ResNeXt)');
+    }
+    const outplanes = planes * BasicBlock.expansion;
+    // registration order = timm's __init__ order = state-dict order
+    this.conv1 = this.registerModule('conv1', new nn.Conv2d(inplanes, planes, 3, { stride, padding: 1, bias: false }));
+    this.bn1 = this.registerModule('bn1', new nn.BatchNorm2d(planes));
+    this.act1 = this.registerModule('act1', new nn.ReLU());
+    this.conv2 = this.registerModule('conv2', new nn.Conv2d(planes, outplanes, 3, { padding: 1, bias: false }));
+    this.bn2 = this.registerModule('bn2', new nn.BatchNorm2d(outplanes));
+    this.act2 = this.registerModule('act2', new nn.ReLU());
+    this.downsample = downsample ? this.registerModule('downsample', downsample) : null;
+    this.dropPath = o.dropPath ? this.registerModule('drop_path', new nn.DropPath(o.dropPath)) : null;
+  }
+
+  zeroInitLastBn(): void { nn.init.zeros_(this.bn2.weight!); }
+
+  forward(x: Tensor, ctx?: ForwardContext): Tensor {
+    let y = this.act1.forward(this.bn1.forward(this.conv1.forward(x, ctx), ctx));
+    y = this.bn2.forward(this.conv2.forward(y, ctx), ctx);
+    if (this.dropPath) y = this.dropPath.forward(y);
+    const shortcut = this.downsample ? this.downsample.forward(x, ctx) : x;
+    return this.act2.forward(y.add(shortcut));
+  }
+}
+
+export class Bottleneck extends nn.Module<[Tensor, ForwardContext?], Tensor> implements ResNetBlock {
+  static readonly expansion = 4;
+  readonly conv1: nn.Conv2d;
+  readonly bn1: nn.BatchNorm2d;
+  readonly act1: nn.ReLU;
+  readonly conv2: nn.Conv2d;
+  readonly bn2: nn.BatchNorm2d;
+  readonly act2: nn.ReLU;
+  readonly conv3: nn.Conv2d;
+  readonly bn3: nn.BatchNorm2d;
+  readonly act3: nn.ReLU;
+  readonly downsample: nn.Sequential | null;
+  readonly dropPath: nn.DropPath | null;
+
+  constructor(inplanes: number, planes: number, stride = 1, downsample: nn.Sequential | null = null,
+    o: { cardinality?: number; baseWidth?: number; dropPath?: number } = {}) {
+    super();
+    const cardinality = o.cardinality ?? 1;
+    const width = Math.floor(planes * ((o.baseWidth ?? 64) / 64)) * cardinality;
+    const outplanes = planes * Bottleneck.expansion;
+    this.conv1 = this.registerModule('conv1', new nn.Conv2d(inplanes, width, 1, { bias: false }));
+    this.bn1 = this.registerModule('bn1', new nn.BatchNorm2d(width));
+    this.act1 = this.registerModule('act1', new nn.ReLU());
+    this.conv2 = this.registerModule('conv2', new nn.Conv2d(width, width, 3, { stride, padding: 1, groups: cardinality, bias: false }));
+    this.bn2 = this.registerModule('bn2', new nn.BatchNorm2d(width));
+    this.act2 = this.registerModule('act2', new nn.ReLU());
+    this.conv3 = this.registerModule('conv3', new nn.Conv2d(width, outplanes, 1, { bias: false }));
+    this.bn3 = this.registerModule('bn3', new nn.BatchNorm2d(outplanes));
+    this.act3 = this.registerModule('act3', new nn.ReLU());
+    this.downsample = downsample ? this.registerModule('downsample', downsample) : null;
+    this.dropPath = o.dropPath ? this.registerModule('drop_path', new nn.DropPath(o.dropPath)) : null;
+  }
+
+  zeroInitLastBn(): void { nn.init.zeros_(this.bn3.weight!); }
+
+  forward(x: Tensor, ctx?: ForwardContext): Tensor {
+    let y = this.act1.forward(this.bn1.forward(this.conv1.forward(x, ctx), ctx));
+    y = this.act2.forward(this.bn2.forward(this.conv2.forward(y, ctx), ctx));
+    y = this.bn3.forward(this.conv3.forward(y, ctx), ctx);
+    if (this.dropPath) y = this.dropPath.forward(y);
+    const shortcut = this.downsample ? this.downsample.forward(x, ctx) : x;
+    return this.act3.forward(y.add(shortcut));
+  }
+}
+
+/** timm's SelectAdaptivePool2d for the pool types supported here (no parameters, so no state). */
+export class SelectAdaptivePool2d extends nn.Module<[Tensor, ForwardContext?], Tensor> {
+  constructor(readonly poolType: GlobalPoolType = 'avg', readonly flatten = true) { super(); }
+  forward(x: Tensor): Tensor {
+    if (this.poolType === '') return x;
+    const pooled = this.poolType === 'avg' ? x.adaptiveAvgPool2d([1, 1]) : x.amax([-2, -1], true);
+    return this.flatten ? pooled.flatten(1) : pooled;
+  }
+}
+
+/** Stochastic-depth rate of block `i` of `n` (timm 0.5.4 make_blocks: linear from 0 to `rate`). */
+export function resnetDropPathRate(rate: number, i: number, n: number): number {
+  // timm divides by (n - 1), which is 0 for a one-block net; such a net has only block 0 (rate 0)
+  return n > 1 ? rate * i / (n - 1) : 0;
+}
+
+function checkPositiveInts(v: unknown, what: string): void {
+  if (!Array.isArray(v) || v.length === 0 || v.some((x) => !Number.isInteger(x) || x < 1)) {
+    throw new Error(`ResNet: ${what} must be a non-empty array of positive integers, got ${JSON.stringify(v)}`);
+  }
+}
+
+export class ResNet extends nn.Module<[Tensor, EncoderForwardOptions?], Tensor | Tensor[]> implements Encoder {
+  /** The reference's get_downsample_ratio: stem ×4, then ×2 per stage after the first (32 for 4 stages). */
+  readonly downsampleRatio: number;
+  /** The reference's get_feature_map_channels: each stage's output width. */
+  readonly featureChannels: number[];
+  /** Width of the last stage (timm's num_features): the classifier's input. */
+  readonly numFeatures: number;
+  numClasses: number;
+  readonly dropRate: number;
+  readonly blockKind: ResNetBlockKind;
+  readonly conv1: nn.Conv2d;
+  readonly bn1: nn.BatchNorm2d;
+  readonly act1: nn.ReLU;
+  readonly maxpool: nn.MaxPool2d;
+  /** layer1, layer2, … */
+  readonly stages: nn.Sequential[] = [];
+  globalPool: SelectAdaptivePool2d;
+  fc: nn.Linear | nn.Identity;
+
+  constructor(o: ResNetOptions) {
+    super();
+    if (o.block !== 'basic' && o.block !== 'bottleneck') {
+      throw new Error(`ResNet: block must be 'basic' or 'bottleneck', got ${JSON.stringify(o.block)}`);
+    }
+    const channels = o.channels ?? [64, 128, 256, 512];
+    checkPositiveInts(o.layers, 'layers (blocks per stage)');
+    checkPositiveInts(channels, 'channels (stage widths)');
+    if (channels.length !== o.layers.length) {
+      throw new Error(`ResNet: layers has ${o.layers.length} stages but channels has ${channels.length}; give one width per stage`);
+    }
+    const numClasses = o.numClasses ?? 1000;
+    const globalPool = o.globalPool ?? 'avg';
+    if (!['avg', 'max', ''].includes(globalPool)) throw new Error(`ResNet: globalPool must be 'avg', 'max' or '', got ${JSON.stringify(globalPool)}`);
+    if (globalPool === '' && numClasses > 0) {
+      throw new Error(`ResNet: globalPool '' (no pooling) needs numClasses 0 (got ${numClasses}), as in timm`);
+    }
+    const Block = o.block === 'basic' ? BasicBlock : Bottleneck;
+    const stemWidth = o.stemWidth ?? 64;
+    const inChans = o.inChans ?? 3;
+    this.blockKind = o.block;
+    this.numClasses = numClasses;
+    this.dropRate = o.dropRate ?? 0;
+
+    // Construction order matters beyond the names: each layer's default init draws from the RNG,
+    // so building in timm's order (stem, then per stage the downsample before its blocks, then fc)
+    // makes a seeded model reproduce timm's weights.
+    this.conv1 = this.registerModule('conv1', new nn.Conv2d(inChans, stemWidth, 7, { stride: 2, padding: 3, bias: false }));
+    this.bn1 = this.registerModule('bn1', new nn.BatchNorm2d(stemWidth));
+    this.act1 = this.registerModule('act1', new nn.ReLU());
+    this.maxpool = this.registerModule('maxpool', new nn.MaxPool2d(3, { stride: 2, padding: 1 }));
+
+    // timm's make_blocks (output_stride 32: no dilation; down_kernel_size 1: plain 1×1 conv shortcut)
+    const numBlocks = o.layers.reduce((a, b) => a + b, 0);
+    const rate = o.dropPathRate ?? 0;
+    let inplanes = stemWidth;
+    let blockIdx = 0;
+    this.featureChannels = [];
+    channels.forEach((planes, s) => {
+      const stride = s === 0 ? 1 : 2;
+      const outplanes = planes * Block.expansion;
+      let downsample: nn.Sequential | null = null;
+      if (stride !== 1 || inplanes !== outplanes) {
+        downsample = new nn.Sequential(
+          new nn.Conv2d(inplanes, outplanes, 1, { stride, bias: false }),
+          new nn.BatchNorm2d(outplanes),
+        );
+      }
+      const blocks: nn.Module[] = [];
+      for (let b = 0; b < o.layers[s]; b++) {
+        blocks.push(new Block(inplanes, planes, b === 0 ? stride : 1, b === 0 ? downsample : null, {
+          cardinality: o.cardinality, baseWidth: o.baseWidth, dropPath: resnetDropPathRate(rate, blockIdx, numBlocks),
+        }));
+        inplanes = outplanes;
+        blockIdx++;
+      }
+      this.stages.push(this.registerModule(`layer${s + 1}`, new nn.Sequential(...blocks)));
+      this.featureChannels.push(outplanes);
+    });
+    this.numFeatures = inplanes;
+    this.downsampleRatio = 4 * 2 ** (channels.length - 1);
+
+    this.globalPool = this.registerModule('global_pool', new SelectAdaptivePool2d(globalPool, globalPool !== ''));
+    this.fc = this.registerModule('fc', numClasses > 0 ? new nn.Linear(this.numFeatures, numClasses) : new nn.Identity());
+    this.initWeights(o.zeroInitLastBn ?? true);
+  }
+
+  /** timm's init_weights: Kaiming-normal (fan_out, relu) convs, BN to 1/0, then zero each block's last BN. */
+  initWeights(zeroInitLastBn = true): void {
+    for (const [, m] of this.namedModules()) {
+      if (m instanceof nn.Conv2d) nn.init.kaimingNormal_(m.weight, { mode: 'fan_out', nonlinearity: 'relu' });
+      else if (m instanceof nn.BatchNorm2d) { nn.init.ones_(m.weight!); nn.init.zeros_(m.bias!); }
+    }
+    if (zeroInitLastBn) for (const b of this.blocks()) b.zeroInitLastBn();
+  }
+
+  /** Every residual block, in order. */
+  blocks(): ResNetBlock[] {
+    return this.stages.flatMap((s) => s.children() as unknown as ResNetBlock[]);
+  }
+
+  /** timm's reset_classifier: a new pool and classifier (fresh PyTorch-default Linear init). */
+  resetClassifier(numClasses: number, globalPool: GlobalPoolType = 'avg'): void {
+    if (globalPool === '' && numClasses > 0) throw new Error(`ResNet: globalPool '' (no pooling) needs numClasses 0 (got ${numClasses})`);
+    this.numClasses = numClasses;
+    this.globalPool = this.registerModule('global_pool', new SelectAdaptivePool2d(globalPool, globalPool !== ''));
+    this.fc = this.registerModule('fc', numClasses > 0 ? new nn.Linear(this.numFeatures, numClasses) : new nn.Identity());
+  }
+
+  override forward(x: Tensor, opts: { hierarchical: true; ctx?: ForwardContext }): Tensor[];
+  override forward(x: Tensor, opts?: { hierarchical?: false; ctx?: ForwardContext }): Tensor;
+  override forward(x: Tensor, opts?: EncoderForwardOptions): Tensor | Tensor[];
+  override forward(x: Tensor, opts: EncoderForwardOptions = {}): Tensor | Tensor[] {
+    const ctx: Ctx = opts.ctx;
+    if (x.ndim !== 4) throw new Error(`ResNet.forward: expected an (N, C, H, W) image batch, got shape [${x.shape}]`);
+    let y = this.act1.forward(this.bn1.forward(this.conv1.forward(x, ctx), ctx));
+    y = this.maxpool.forward(y, ctx);
+    if (opts.hierarchical) {
+      const maps: Tensor[] = [];
+      for (const s of this.stages) { y = s.forward(y, ctx); maps.push(y); }
+      return maps;
+    }
+    for (const s of this.stages) y = s.forward(y, ctx);
+    y = this.globalPool.forward(y);
+    if (this.dropRate) y = dropout(y, this.dropRate, this.training);
+    return this.fc.forward(y);
+  }
+
+  /** The stage outputs, shallow to deep (forward with hierarchical: true). */
+  features(x: Tensor, ctx?: ForwardContext): Tensor[] {
+    return this.forward(x, { hierarchical: true, ctx });
+  }
+}
+
+/** timm's layer counts for the registered ResNets. */
+export const RESNET_ARCHS = {
+  resnet18: { block: 'basic', layers: [2, 2, 2, 2] },
+  resnet34: { block: 'basic', layers: [3, 4, 6, 3] },
+  resnet50: { block: 'bottleneck', layers: [3, 4, 6, 3] },
+  resnet101: { block: 'bottleneck', layers: [3, 4, 23, 3] },
+  resnet152: { block: 'bottleneck', layers: [3, 8, 36, 3] },
+  resnet200: { block: 'bottleneck', layers: [3, 24, 36, 3] },
+} as const satisfies Record<string, { block: ResNetBlockKind; layers: readonly number[] }>;
