@@ -9,3 +9,4 @@ export { setNumThreads, getNumThreads, defaultNumThreads } from './threads.js';
 export { cuda, buildInfo } from './device.js';
 export type { DType, Device, MemoryFormat, TensorOptions, TypedArray } from './dtype.js';
 export * as nn from './nn/index.js';
+export * as optim from './optim/index.js';

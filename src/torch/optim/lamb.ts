@@ -1,0 +1,114 @@
+// LAMB exactly as the reference's TheSameAsTimmLAMB (SparK pretrain/utils/lamb.py = timm 0.5.4's
+// Lamb plus a `global_grad_norm` member), op for op:
+//   1. global grad norm = sqrt(Σ over ALL params' grads of Σ g²); clip factor = 1 / (norm/max_grad_norm
+//      when norm > max_grad_norm, else 1), applied to every grad in place (the grads stay clipped);
+//   2. per group: step += 1 (the step count lives in the GROUP, not per param); bias corrections;
+//   3. per param: Adam moments (exp_avg with 1 - beta1 when grad_averaging, else 1), update =
+//      (m / bc1) / (sqrt(v) / sqrt(bc2) + eps), plus wd·p when wd ≠ 0; when wd ≠ 0 or always_adapt,
+//      times the trust ratio ‖p‖/‖update‖ (1 when either norm is 0; min(·, 1) with trust_clip);
+//      p -= lr·update.
+// max_grad_norm is read from the constructor's defaults, as the reference does (not from the group).
+import type { Tensor } from '../tensor.js';
+import { keep, tidy } from '../memory.js';
+import { minimum, where, zeros, zerosLike } from '../generated/ops.js';
+import { tensor } from '../tensor.js';
+import { isFloating } from '../dtype.js';
+import { Optimizer, check, type ParamGroupInput } from './optimizer.js';
+
+export interface LAMBOptions {
+  lr?: number;
+  bias_correction?: boolean;
+  betas?: [number, number];
+  eps?: number;
+  weight_decay?: number;
+  grad_averaging?: boolean;
+  max_grad_norm?: number;
+  trust_clip?: boolean;
+  always_adapt?: boolean;
+}
+
+export class LAMB extends Optimizer {
+  /** The global gradient norm (before clipping) of the last step; 0 before the first. */
+  globalGradNorm = 0;
+
+  constructor(params: Tensor[] | ParamGroupInput[], opts: LAMBOptions = {}) {
+    // the reference's defaults (which differ from timm's eps/max_grad_norm only in eps=1e-6, max_grad_norm=2)
+    const {
+      lr = 1e-3, bias_correction = true, betas = [0.9, 0.999], eps = 1e-6, weight_decay = 0.01,
+      grad_averaging = true, max_grad_norm = 2.0, trust_clip = false, always_adapt = false,
+    } = opts;
+    check(Array.isArray(betas) && betas.length === 2, 'LAMB: betas must be a pair [beta1, beta2]');
+    check(typeof max_grad_norm === 'number' && max_grad_norm > 0, `LAMB: max_grad_norm must be a positive number, got ${max_grad_norm}`);
+    super(params, {
+      lr, bias_correction, betas: [betas[0], betas[1]], eps, weight_decay, grad_averaging,
+      max_grad_norm, trust_clip, always_adapt,
+    });
+  }
+
+  protected update(): void {
+    const first = this.paramGroups.find((g) => g.params.length)?.params[0];
+    if (!first) return;
+    const device = first.device;
+    // the reference makes these in torch's default dtype (float32, the params' dtype in training);
+    // we follow the params' dtype so that float64 runs keep float64 precision
+    const dtype = isFloating(first.dtype) ? first.dtype : 'float32';
+    const one = tensor(1.0, { dtype, device });
+
+    let globalNorm = zeros([1], { dtype, device });
+    for (const g of this.paramGroups) {
+      for (const p of g.params) {
+        tidy(() => {
+          const grad = p.grad;
+          if (grad) globalNorm.add_(grad.pow(2).sum());
+        });
+      }
+    }
+    globalNorm = globalNorm.sqrt();
+    this.globalGradNorm = globalNorm.item();
+    const mgn = this.defaults.max_grad_norm;
+    if (typeof mgn !== 'number') throw new Error(`LAMB: max_grad_norm must be a number, got ${JSON.stringify(mgn)}`);
+    const maxGradNorm = tensor(mgn, { dtype, device });
+    // Python's `1 / t` is t.reciprocal() * 1
+    const clip = where(globalNorm.gt(maxGradNorm), globalNorm.div(maxGradNorm), one).reciprocal();
+
+    for (const g of this.paramGroups) {
+      const biasCorrection = this.flag(g, 'bias_correction');
+      const [beta1, beta2] = this.pair(g, 'betas');
+      const beta3 = this.flag(g, 'grad_averaging') ? 1 - beta1 : 1.0;
+      const eps = this.num(g, 'eps'), wd = this.num(g, 'weight_decay'), lr = this.num(g, 'lr');
+      const alwaysAdapt = this.flag(g, 'always_adapt'), trustClip = this.flag(g, 'trust_clip');
+      const step = g.step === undefined ? 1 : this.num(g, 'step') + 1;
+      g.step = step;
+      const bc1 = biasCorrection ? 1 - beta1 ** step : 1.0;
+      const bc2 = biasCorrection ? 1 - beta2 ** step : 1.0;
+
+      for (const p of g.params) {
+        tidy(() => {
+          const g0 = p.grad;
+          if (!g0) return;
+          const grad = g0.mul_(clip);
+          const state = this.stateFor(p);
+          if (Object.keys(state).length === 0) {
+            state.exp_avg = keep(zerosLike(p));
+            state.exp_avg_sq = keep(zerosLike(p));
+          }
+          const expAvg = state.exp_avg as Tensor, expAvgSq = state.exp_avg_sq as Tensor;
+          if (!expAvg || !expAvgSq) throw new Error('LAMB: a parameter state lacks exp_avg/exp_avg_sq; the state dict is not a LAMB one');
+          expAvg.mul_(beta1).add_(grad, beta3);
+          expAvgSq.mul_(beta2).addcmul_(grad, grad, 1 - beta2);
+          const denom = expAvgSq.sqrt().div(Math.sqrt(bc2)).add_(eps);
+          const update = expAvg.div(bc1).div_(denom);
+          if (wd !== 0) update.add_(p, wd);
+          if (wd !== 0 || alwaysAdapt) {
+            const wNorm = p.norm(2.0);
+            const gNorm = update.norm(2.0);
+            let trust = where(wNorm.gt(0), where(gNorm.gt(0), wNorm.div(gNorm), one), one);
+            if (trustClip) trust = minimum(trust, one);
+            update.mul_(trust);
+          }
+          p.add_(update, -lr);
+        });
+      }
+    }
+  }
+}
