@@ -244,7 +244,8 @@ export class ZipWriter {
     for (const c of parts) { crc = crc32(c, crc); size += c.byteLength; }
     const nameBytes = new TextEncoder().encode(name);
     const offset = this.pos;
-    const z64 = this.opts.forceZip64 || size >= U32_MAX || offset >= U32_MAX;
+    // The local header needs zip64 only for the sizes; a large offset is recorded centrally.
+    const z64 = this.opts.forceZip64 || size >= U32_MAX;
     const z64Len = z64 ? 20 : 0;
     // Padding like PyTorch: an "FB" extra field whose length brings the data to a 64-byte boundary.
     const start = offset + 30 + nameBytes.byteLength + z64Len + 4;

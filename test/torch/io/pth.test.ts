@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { writeFileAtomic } from '../../../src/torch/io/atomic.js';
-import { DTYPES, type DType, type RawTensor } from '../../../src/torch/io/dtypes.js';
+import { DTYPES, type RawTensor } from '../../../src/torch/io/dtypes.js';
 import { pickle } from '../../../src/torch/io/pickle.js';
 import { archiveNameFor, loadPth, loadPthDetailed, savePth } from '../../../src/torch/io/pth.js';
 import {
