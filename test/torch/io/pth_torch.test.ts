@@ -51,13 +51,14 @@ function describe(v: PyValue): unknown {
 // One Python process does the torch side of every check below (importing torch takes seconds):
 // it loads the files we wrote and writes the files we then read.
 const PY_MAIN = `${PY_DESCRIBE}
-ours, golden_orig, golden_ours, theirs, bits = sys.argv[1:6]
+ours, golden_orig, golden_ours, theirs, bits, zip64 = sys.argv[1:7]
 out = {}
 
 x = torch.load(ours)
 # one tensor saved twice is one tensor in torch too
 out['ours_shared'] = x['optimizer']['state'][0]['exp_avg'] is x['also_shared']
 out['ours'] = d(x)
+out['zip64'] = d(torch.load(zip64))
 
 out['golden_same'] = json.dumps(d(torch.load(golden_orig))) == json.dumps(d(torch.load(golden_ours)))
 
@@ -84,7 +85,7 @@ torch.save({'half': b16.clone().view(torch.float16), 'bf16': b16.clone().view(to
             'half_f64': b16.clone().view(torch.float16).double(), 'bf16_f64': b16.clone().view(torch.bfloat16).double()}, bits)
 print(json.dumps(out))`;
 
-interface PyOut { ours_shared: boolean; ours: unknown; golden_same: boolean; theirs: unknown }
+interface PyOut { ours_shared: boolean; ours: unknown; zip64: unknown; golden_same: boolean; theirs: unknown }
 
 const dir = tmpDir();
 const files = {
@@ -92,13 +93,15 @@ const files = {
   goldenOurs: path.join(dir, 'resnet_basic_96.spark_style.pth'),
   theirs: path.join(dir, 'theirs.pt'),
   bits: path.join(dir, 'bits.pth'),
+  zip64: path.join(dir, 'zip64.pth'),
 };
 const sample = sampleCheckpoint();
 savePth(files.ours, sample);
+savePth(files.zip64, sample, { zip: { forceZip64: true } });
 savePth(files.goldenOurs, loadPth(golden('resnet_basic_96.spark_style.pth')));
 // Checking for torch separately would import it twice; a missing python or torch means skip,
 // any other Python failure is a test failure.
-const run = spawnSync(PYTHON, ['-c', PY_MAIN, files.ours, golden('resnet_basic_96.spark_style.pth'), files.goldenOurs, files.theirs, files.bits],
+const run = spawnSync(PYTHON, ['-c', PY_MAIN, files.ours, golden('resnet_basic_96.spark_style.pth'), files.goldenOurs, files.theirs, files.bits, files.zip64],
   { encoding: 'utf8', timeout: 300_000 });
 const noTorch = run.error !== undefined || /ModuleNotFoundError: No module named 'torch'/.test(run.stderr);
 if (!noTorch && run.status !== 0) throw new Error(`the PyTorch side failed: ${run.stderr}`);
@@ -108,6 +111,11 @@ test('torch.load reads our .pth as the values we wrote', (t) => {
   if (!py) { t.skip(NO_TORCH); return; }
   assert.ok(py.ours_shared, 'shared tensor stays shared');
   assert.deepEqual(py.ours, describe(sample));
+});
+
+test('torch.load reads our zip64 records (the >4 GiB layout, forced on a small file)', (t) => {
+  if (!py) { t.skip(NO_TORCH); return; }
+  assert.deepEqual(py.zip64, describe(sample));
 });
 
 test('we read what torch.save writes: dtypes, views, shared storage, Parameters, nesting', (t) => {
