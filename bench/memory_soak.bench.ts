@@ -1,0 +1,108 @@
+// Memory soak (issue 2): a small conv net trains for 2000 steps, each step inside one torch.tidy; the
+// resident set size at the last step must be within 5% of the RSS at step 200 (the baseline, measured in
+// the same run once allocator pools, V8's heap and libtorch's caches have warmed up).
+//
+//   node dist/bench/memory_soak.bench.js [--steps 2000] [--threads N] [--every 200]
+//
+// The net: (conv3×3-BN-ReLU) ×3 with stride 1, 2, 2 → global average pool → linear(10), on 16 fixed
+// random batches of 8×3×32×32 with random labels (the loss falls as it memorises them: proof that
+// the steps really train). Update: SGD with momentum 0.9 and weight decay, written out by hand inside
+// noGrad (in-place ops on parameters and kept momentum buffers, as an optimizer does).
+
+import os from 'node:os';
+import * as torch from '../src/torch/index.js';
+import { nn, type Tensor } from '../src/torch/index.js';
+
+function intArg(name: string, dflt: number, min: number): number {
+  const i = process.argv.indexOf(name);
+  const raw = i > 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : String(dflt);
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < min) {
+    console.error(`memory_soak.bench: ${name} must be an integer ≥ ${min}, got '${raw}'`);
+    process.exit(2);
+  }
+  return v;
+}
+const steps = intArg('--steps', 2000, 2);
+const every = intArg('--every', 200, 1);
+const threads = intArg('--threads', torch.defaultNumThreads(), 1);
+const baselineStep = Math.min(every, steps);
+const tolerance = 0.05;
+
+class SmallNet extends nn.Module<[Tensor], Tensor> {
+  readonly features: nn.Sequential;
+  readonly head: nn.Linear;
+  constructor() {
+    super();
+    const block = (cin: number, cout: number, stride: number): nn.Module[] =>
+      [new nn.Conv2d(cin, cout, 3, { stride, padding: 1, bias: false }), new nn.BatchNorm2d(cout), new nn.ReLU()];
+    this.features = this.registerModule('features', new nn.Sequential(
+      ...block(3, 32, 1), ...block(32, 64, 2), ...block(64, 128, 2), new nn.AdaptiveAvgPool2d(1)));
+    this.head = this.registerModule('head', new nn.Linear(128, 10));
+  }
+  forward(x: Tensor): Tensor {
+    return this.head.forward(this.features.forward(x).flatten(1));
+  }
+}
+
+torch.setNumThreads(threads);
+torch.manualSeed(0);
+const model = new SmallNet();
+const params = model.parameters();
+const lr = 0.02, momentum = 0.9, weightDecay = 5e-4;
+const momentumBufs = params.map((p) => torch.zerosLike(p).keep());
+const data = Array.from({ length: 16 }, () => ({
+  x: torch.randn([8, 3, 32, 32]).keep(),
+  y: torch.randint(0, 10, [8]).keep(),
+}));
+
+function step(i: number): number {
+  return torch.tidy(() => {
+    const { x, y } = data[i % data.length]!;
+    model.zeroGrad();
+    const loss = nn.functional.crossEntropy(model.forward(x), y);
+    loss.backward();
+    torch.noGrad(() => {
+      params.forEach((p, k) => {
+        const g = p.grad!.add(p, weightDecay);        // d = g + wd·p
+        momentumBufs[k]!.mul_(momentum).add_(g);      // buf = μ·buf + d
+        p.sub_(momentumBufs[k]!.mul(lr));             // p -= lr·buf
+      });
+    });
+    return loss.item();
+  });
+}
+
+const info = torch.buildInfo();
+const cpus = os.cpus();
+console.log(`machine: ${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} logical CPUs (${os.availableParallelism()} available), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`);
+console.log(`libtorch ${info.torchVersion}, threads ${torch.getNumThreads()}, node ${process.version}`);
+console.log(`soak: ${steps} training steps of a ${model.numParameters()}-parameter conv net on 8×3×32×32, one tidy per step; RSS sampled every ${every} steps, baseline = step ${baselineStep}\n`);
+console.log('  step     RSS MiB   heap MiB   external MiB   live tensors   loss (mean of last block)   s/step');
+
+const mib = (b: number): string => (b / 2 ** 20).toFixed(1);
+const samples: { step: number; rss: number; live: number }[] = [];
+const liveBefore = torch.liveTensorCount();
+let lossSum = 0, lossN = 0;
+let t0 = performance.now();
+for (let i = 1; i <= steps; i++) {
+  lossSum += step(i - 1); lossN++;
+  if (i % every === 0 || i === steps) {
+    const m = process.memoryUsage();
+    const live = torch.liveTensorCount();
+    samples.push({ step: i, rss: m.rss, live });
+    const secPerStep = (performance.now() - t0) / 1e3 / lossN;
+    console.log(`${String(i).padStart(6)} ${mib(m.rss).padStart(11)} ${mib(m.heapUsed).padStart(10)} ${mib(m.external).padStart(14)} ${String(live).padStart(14)} ${(lossSum / lossN).toFixed(4).padStart(27)} ${secPerStep.toFixed(4).padStart(8)}`);
+    lossSum = 0; lossN = 0; t0 = performance.now();
+  }
+}
+
+const base = samples.find((s) => s.step === baselineStep)!;
+const last = samples[samples.length - 1]!;
+const ratio = last.rss / base.rss;
+const liveFlat = last.live === base.live && last.live === liveBefore;
+const pass = Math.abs(ratio - 1) <= tolerance && liveFlat;
+console.log(`\nrss(step ${last.step}) / rss(step ${base.step}) = ${mib(last.rss)} / ${mib(base.rss)} MiB = ${ratio.toFixed(4)}` +
+  ` (need within ±${tolerance * 100}%); live tensors ${base.live} → ${last.live} (before the loop ${liveBefore})`);
+console.log(`${pass ? 'PASS' : 'FAIL'}: resident memory ${pass ? 'held flat' : 'did not hold flat'} over ${steps} steps`);
+process.exitCode = pass ? 0 : 1;
