@@ -80,7 +80,11 @@ export const OPS = [
   ['index_put(Tensor self, Tensor?[] indices, Tensor values, bool accumulate=false) -> Tensor', { diff: true }],
   ['masked_fill(Tensor self, Tensor mask, Scalar value) -> Tensor', { diff: true }],
   ['masked_select(Tensor self, Tensor mask) -> Tensor', { diff: true }],
-  ['where(Tensor condition, TensorOrScalar self, TensorOrScalar other) -> Tensor', { method: false, diff: true }],
+  // Both branches are cast to their common type first: libtorch 1.13's where.self kernel asserts
+  // (needs_dynamic_casting) when two wrapped numbers of the same dtype promote to another one
+  // (where(c, 1.5, -1.5): two doubles -> float32). Python takes its where.Scalar overload instead.
+  ['where(Tensor condition, TensorOrScalar self, TensorOrScalar other) -> Tensor',
+    { cpp: 'at::where(condition, self.to(at::result_type(self, other)), other.to(at::result_type(self, other)))', method: false, diff: true }],
   ['nonzero(Tensor self) -> Tensor'],
   ['sort(Tensor self, int dim=-1, bool descending=false) -> (Tensor, Tensor)'],
   ['argsort(Tensor self, int dim=-1, bool descending=false) -> Tensor'],
@@ -193,9 +197,11 @@ export const OPS = [
   ['cross_entropy_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100, float label_smoothing=0.0) -> Tensor', { method: false, diff: true }],
   ['mse_loss(Tensor self, Tensor target, int reduction=1) -> Tensor', { method: false, diff: true }],
   ['dropout(Tensor input, float p, bool train) -> Tensor', { method: false, diff: true }],
-  ['upsample_nearest2d(Tensor self, int[2] output_size) -> Tensor', { method: false, diff: true }],
-  ['upsample_bilinear2d(Tensor self, int[2] output_size, bool align_corners=false) -> Tensor', { method: false, diff: true }],
-  ['upsample_bicubic2d(Tensor self, int[2] output_size, bool align_corners=false) -> Tensor', { method: false, diff: true }],
+  // scales_h/w: F.interpolate(scale_factor=s) hands 1/s to the kernel as the source/destination ratio
+  // (not in/out), which differs from size-based resizing when in·s is not an integer.
+  ['upsample_nearest2d(Tensor self, int[2] output_size, float? scales_h=None, float? scales_w=None) -> Tensor', { method: false, diff: true }],
+  ['upsample_bilinear2d(Tensor self, int[2] output_size, bool align_corners=false, float? scales_h=None, float? scales_w=None) -> Tensor', { method: false, diff: true }],
+  ['upsample_bicubic2d(Tensor self, int[2] output_size, bool align_corners=false, float? scales_h=None, float? scales_w=None) -> Tensor', { method: false, diff: true }],
   ['constant_pad_nd(Tensor self, int[] pad, Scalar value=0) -> Tensor', { method: false, diff: true }],
   ['reflection_pad2d(Tensor self, int[4] padding) -> Tensor', { method: false, diff: true }],
   ['replication_pad2d(Tensor self, int[4] padding) -> Tensor', { method: false, diff: true }],

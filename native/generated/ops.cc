@@ -447,7 +447,7 @@ static Napi::Value op_where(const Napi::CallbackInfo& info) {
   at::Tensor condition = c.tensor(0, "condition");
   at::Tensor self = c.tensorOrScalar(1, "self");
   at::Tensor other = c.tensorOrScalar(2, "other");
-  return c.guard([&] { return c.ret(at::where(condition, self, other)); });
+  return c.guard([&] { return c.ret(at::where(condition, self.to(at::result_type(self, other)), other.to(at::result_type(self, other)))); });
 }
 
 static Napi::Value op_nonzero(const Napi::CallbackInfo& info) {
@@ -1378,7 +1378,9 @@ static Napi::Value op_upsample_nearest2d(const Napi::CallbackInfo& info) {
   OpCall c(info, "upsample_nearest2d");
   at::Tensor self = c.tensor(0, "self");
   auto output_size = c.intList(1, "output_size", 2);
-  return c.guard([&] { return c.ret(at::upsample_nearest2d(self, output_size)); });
+  auto scales_h = c.optFloat64(2, "scales_h");
+  auto scales_w = c.optFloat64(3, "scales_w");
+  return c.guard([&] { return c.ret(at::upsample_nearest2d(self, output_size, scales_h, scales_w)); });
 }
 
 static Napi::Value op_upsample_bilinear2d(const Napi::CallbackInfo& info) {
@@ -1386,7 +1388,9 @@ static Napi::Value op_upsample_bilinear2d(const Napi::CallbackInfo& info) {
   at::Tensor self = c.tensor(0, "self");
   auto output_size = c.intList(1, "output_size", 2);
   bool align_corners = c.boolean(2, "align_corners");
-  return c.guard([&] { return c.ret(at::upsample_bilinear2d(self, output_size, align_corners)); });
+  auto scales_h = c.optFloat64(3, "scales_h");
+  auto scales_w = c.optFloat64(4, "scales_w");
+  return c.guard([&] { return c.ret(at::upsample_bilinear2d(self, output_size, align_corners, scales_h, scales_w)); });
 }
 
 static Napi::Value op_upsample_bicubic2d(const Napi::CallbackInfo& info) {
@@ -1394,7 +1398,9 @@ static Napi::Value op_upsample_bicubic2d(const Napi::CallbackInfo& info) {
   at::Tensor self = c.tensor(0, "self");
   auto output_size = c.intList(1, "output_size", 2);
   bool align_corners = c.boolean(2, "align_corners");
-  return c.guard([&] { return c.ret(at::upsample_bicubic2d(self, output_size, align_corners)); });
+  auto scales_h = c.optFloat64(3, "scales_h");
+  auto scales_w = c.optFloat64(4, "scales_w");
+  return c.guard([&] { return c.ret(at::upsample_bicubic2d(self, output_size, align_corners, scales_h, scales_w)); });
 }
 
 static Napi::Value op_constant_pad_nd(const Napi::CallbackInfo& info) {

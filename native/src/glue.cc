@@ -274,6 +274,10 @@ at::TensorOptions OpCall::options(size_t i, const char* name) {
     try { o = o.device(c10::Device(dev.As<Napi::String>().Utf8Value())); } catch (const c10::Error& e) {
       throw Napi::TypeError::New(env_, std::string(op_) + ": invalid device '" + dev.As<Napi::String>().Utf8Value() + "' (use cpu or cuda[:n])");
     }
+    // Without this, a CPU-only libtorch answers with a page-long dispatcher message.
+    if (o.device().is_cuda() && !at::hasCUDA())
+      throw Napi::Error::New(env_, std::string(op_) + ": device '" + dev.As<Napi::String>().Utf8Value() +
+                                       "' is not available: this libtorch has no CUDA support or no GPU is visible (use cpu)");
   }
   return o;
 }

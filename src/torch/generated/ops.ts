@@ -936,18 +936,18 @@ export function dropout(input: Tensor, p: number, train: boolean): Tensor {
 }
 
 /** `upsample_nearest2d` (differentiable) */
-export function upsampleNearest2d(self: Tensor, outputSize: number | number[]): Tensor {
-  return wrap(native.ops.upsample_nearest2d(self.handle, outputSize));
+export function upsampleNearest2d(self: Tensor, outputSize: number | number[], scalesH: number | null = null, scalesW: number | null = null): Tensor {
+  return wrap(native.ops.upsample_nearest2d(self.handle, outputSize, scalesH, scalesW));
 }
 
 /** `upsample_bilinear2d` (differentiable) */
-export function upsampleBilinear2d(self: Tensor, outputSize: number | number[], alignCorners: boolean = false): Tensor {
-  return wrap(native.ops.upsample_bilinear2d(self.handle, outputSize, alignCorners));
+export function upsampleBilinear2d(self: Tensor, outputSize: number | number[], alignCorners: boolean = false, scalesH: number | null = null, scalesW: number | null = null): Tensor {
+  return wrap(native.ops.upsample_bilinear2d(self.handle, outputSize, alignCorners, scalesH, scalesW));
 }
 
 /** `upsample_bicubic2d` (differentiable) */
-export function upsampleBicubic2d(self: Tensor, outputSize: number | number[], alignCorners: boolean = false): Tensor {
-  return wrap(native.ops.upsample_bicubic2d(self.handle, outputSize, alignCorners));
+export function upsampleBicubic2d(self: Tensor, outputSize: number | number[], alignCorners: boolean = false, scalesH: number | null = null, scalesW: number | null = null): Tensor {
+  return wrap(native.ops.upsample_bicubic2d(self.handle, outputSize, alignCorners, scalesH, scalesW));
 }
 
 /** `constant_pad_nd` (differentiable) */
