@@ -51,17 +51,34 @@ export function mseLoss(input: Tensor, target: Tensor, o: { reduction?: Reductio
   return ops.mseLoss(input, target, REDUCTION[o.reduction ?? 'mean']);
 }
 
-/** F.interpolate for 4-D inputs: nearest, bilinear, bicubic; by size or scale factor. */
-export function interpolate(x: Tensor, o: { size?: Pair; scaleFactor?: number; mode?: 'nearest' | 'bilinear' | 'bicubic'; alignCorners?: boolean }): Tensor {
+/**
+ * F.interpolate for 4-D inputs: nearest, bilinear, bicubic; by size or scale factor.
+ * As in PyTorch, a scale factor s gives the size floor(in·s) and, unless recomputeScaleFactor, the
+ * kernel maps destination to source with 1/s (not in/out): the two differ when in·s is fractional.
+ */
+export function interpolate(x: Tensor, o: {
+  size?: Pair; scaleFactor?: number | [number, number]; mode?: 'nearest' | 'bilinear' | 'bicubic';
+  alignCorners?: boolean; recomputeScaleFactor?: boolean;
+}): Tensor {
   if (x.ndim !== 4) throw new Error(`interpolate: expected a 4-D (N,C,H,W) input, got [${x.shape}]`);
+  const mode = o.mode ?? 'nearest';
+  if (mode === 'nearest' && o.alignCorners !== undefined) {
+    throw new Error('interpolate: alignCorners can only be set with the interpolating modes (bilinear, bicubic)');
+  }
+  if ((o.size === undefined) === (o.scaleFactor === undefined)) throw new Error('interpolate: give either size or scaleFactor, not both');
   let size: [number, number];
-  if (o.size !== undefined) size = typeof o.size === 'number' ? [o.size, o.size] : o.size;
-  else if (o.scaleFactor !== undefined) size = [Math.floor(x.size(2) * o.scaleFactor), Math.floor(x.size(3) * o.scaleFactor)];
-  else throw new Error('interpolate: give either size or scaleFactor');
-  switch (o.mode ?? 'nearest') {
-    case 'nearest': return ops.upsampleNearest2d(x, size);
-    case 'bilinear': return ops.upsampleBilinear2d(x, size, o.alignCorners ?? false);
-    case 'bicubic': return ops.upsampleBicubic2d(x, size, o.alignCorners ?? false);
+  let scales: [number | null, number | null] = [null, null];
+  if (o.size !== undefined) {
+    size = typeof o.size === 'number' ? [o.size, o.size] : o.size;
+  } else {
+    const sf = typeof o.scaleFactor === 'number' ? [o.scaleFactor, o.scaleFactor] : o.scaleFactor!;
+    size = [Math.floor(x.size(2) * sf[0]), Math.floor(x.size(3) * sf[1])];
+    if (!o.recomputeScaleFactor) scales = [sf[0], sf[1]];
+  }
+  switch (mode) {
+    case 'nearest': return ops.upsampleNearest2d(x, size, ...scales);
+    case 'bilinear': return ops.upsampleBilinear2d(x, size, o.alignCorners ?? false, ...scales);
+    case 'bicubic': return ops.upsampleBicubic2d(x, size, o.alignCorners ?? false, ...scales);
   }
 }
 
