@@ -96,6 +96,11 @@ export interface ConvNeXtOptions {
   layerScaleInitValue?: number;
   /** Accepted for timm-style calls and ignored, as in the reference: the head always averages. */
   globalPool?: 'avg' | '';
+  /**
+   * Skip the truncated-normal init (layers keep PyTorch's default init; it is the slow part of
+   * building a large ConvNeXt): for a model whose weights a checkpoint will overwrite anyway.
+   */
+  skipInit?: boolean;
 }
 
 function checkPositiveInts(v: unknown, what: string): void {
@@ -166,7 +171,7 @@ export class ConvNeXt extends nn.Module<[Tensor, EncoderForwardOptions?], Tensor
 
     // The reference initialises before it builds the head, so the head keeps PyTorch's default
     // Linear init. Convs and Linears are leaves, so pre-order equals PyTorch's post-order apply().
-    for (const [, m] of this.namedModules()) {
+    for (const [, m] of o.skipInit ? [] : this.namedModules()) {
       if (m instanceof nn.Conv2d || m instanceof nn.Linear) {
         nn.init.truncNormal_(m.weight, { std: 0.02 });
         nn.init.constant_(m.bias!, 0);

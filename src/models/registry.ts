@@ -22,9 +22,11 @@ export interface CreateModelOptions {
   zeroInitLastBn?: boolean;
   /** ConvNeXt only: initial layer scale (default 1e-6). */
   layerScaleInitValue?: number;
+  /** Skip the model's own weight init (keep PyTorch's layer defaults): when a checkpoint will overwrite them. */
+  skipInit?: boolean;
 }
 
-const COMMON = ['numClasses', 'globalPool', 'dropPathRate', 'inChans'];
+const COMMON = ['numClasses', 'globalPool', 'dropPathRate', 'inChans', 'skipInit'];
 const FAMILY_OPTS = { resnet: [...COMMON, 'dropRate', 'zeroInitLastBn'], convnext: [...COMMON, 'layerScaleInitValue'] };
 
 /**

@@ -34,6 +34,11 @@ export interface ResNetOptions {
   baseWidth?: number;
   /** Zero the last BN weight of every block, so each residual branch starts as identity (timm: true). */
   zeroInitLastBn?: boolean;
+  /**
+   * Skip timm's init_weights (layers keep PyTorch's default init): for a model whose weights a
+   * checkpoint will overwrite anyway.
+   */
+  skipInit?: boolean;
 }
 
 type Ctx = ForwardContext | undefined;
@@ -188,6 +193,10 @@ export class ResNet extends nn.Module<[Tensor, EncoderForwardOptions?], Tensor |
     if (globalPool === '' && numClasses > 0) {
       throw new Error(`ResNet: globalPool '' (no pooling) needs numClasses 0 (got ${numClasses}), as in timm`);
     }
+    if (o.block === 'basic' && ((o.cardinality ?? 1) !== 1 || (o.baseWidth ?? 64) !== 64)) {
+      // checked before any tensor is allocated, so a bad config leaks nothing
+      throw new Error('ResNet: the basic block supports only cardinality 1 and baseWidth 64 (use the bottleneck block for ResNeXt)');
+    }
     const Block = o.block === 'basic' ? BasicBlock : Bottleneck;
     const stemWidth = o.stemWidth ?? 64;
     const inChans = o.inChans ?? 3;
@@ -235,7 +244,7 @@ export class ResNet extends nn.Module<[Tensor, EncoderForwardOptions?], Tensor |
 
     this.globalPool = this.registerModule('global_pool', new SelectAdaptivePool2d(globalPool, globalPool !== ''));
     this.fc = this.registerModule('fc', numClasses > 0 ? new nn.Linear(this.numFeatures, numClasses) : new nn.Identity());
-    this.initWeights(o.zeroInitLastBn ?? true);
+    if (!o.skipInit) this.initWeights(o.zeroInitLastBn ?? true);
   }
 
   /** timm's init_weights: Kaiming-normal (fan_out, relu) convs, BN to 1/0, then zero each block's last BN. */
