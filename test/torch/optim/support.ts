@@ -1,6 +1,7 @@
 // Helpers of the optimizer tests: float64 leaf params from plain arrays, setting gradients, reading
 // values back — and the expected optimizer math written in plain JS over number arrays, independent of
 // the tensor code (no tensor op is used to compute an expected value).
+import { spawnSync } from 'node:child_process';
 import * as torch from '../../../src/torch/index.js';
 import type { Tensor } from '../../../src/torch/index.js';
 import { flat } from '../../helpers.js';
@@ -134,3 +135,17 @@ export function seq(n: number, seed: number, scale = 1): number[] {
 }
 
 export const F64 = { atol: 1e-13, rtol: 1e-11 };
+
+// ---------------------------------------------------------------------------------------------------
+// Python interop (only where /usr/bin/python3 has torch; those tests skip otherwise)
+const PYTHON = '/usr/bin/python3';
+let pyTorch: boolean | undefined;
+export function pythonHasTorch(): boolean {
+  pyTorch ??= spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore', timeout: 60_000 }).status === 0;
+  return pyTorch;
+}
+export function runPython(script: string, args: string[]): string {
+  const r = spawnSync(PYTHON, ['-c', script, ...args], { encoding: 'utf8', timeout: 120_000 });
+  if (r.status !== 0) throw new Error(`python failed (${r.status}): ${r.stderr || r.error}`);
+  return r.stdout;
+}
