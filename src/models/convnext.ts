@@ -18,11 +18,12 @@ export type ConvNeXtDataFormat = 'channels_last' | 'channels_first';
 export class ConvNeXtLayerNorm extends nn.LayerNorm {
   readonly dataFormat: ConvNeXtDataFormat;
   constructor(normalizedShape: number, o: { eps?: number; dataFormat?: ConvNeXtDataFormat } = {}) {
-    super(normalizedShape, o.eps ?? 1e-6, true);
     const f = o.dataFormat ?? 'channels_last';
+    // checked before super() allocates the affine parameters, so a bad call leaks nothing
     if (f !== 'channels_last' && f !== 'channels_first') {
       throw new Error(`ConvNeXtLayerNorm: dataFormat must be 'channels_last' or 'channels_first', got ${JSON.stringify(f)}`);
     }
+    super(normalizedShape, o.eps ?? 1e-6, true);
     this.dataFormat = f;
   }
 
