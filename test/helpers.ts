@@ -102,7 +102,12 @@ export function gradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[], o: 
     });
     for (const [i, x] of inputs.entries()) if (checked[i]) x.grad = null;
 
-    torch.noGrad(() => {
+    // The finite differences are hundreds of tiny float64 evaluations: run them on one intra-op
+    // thread. Waking a second OpenMP thread costs more than the work, and on a loaded machine a
+    // parallel region (batch_norm's is one even for 8 elements) can wait a whole scheduler slice.
+    const threads = torch.getNumThreads();
+    torch.setNumThreads(1);
+    try { torch.noGrad(() => {
       for (const [i, x] of inputs.entries()) {
         if (!checked[i]) continue;
         const base = Float64Array.from(flat(x));
@@ -121,7 +126,7 @@ export function gradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[], o: 
           }
         }
       }
-    });
+    }); } finally { torch.setNumThreads(threads); }
   });
 }
 
