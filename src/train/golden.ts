@@ -1,0 +1,157 @@
+// Reproduce the reference's golden computations (shared/golden/README.md) from one fixture file:
+//   1. a training-mode forward/backward: loss, every gradient, BN running statistics after it;
+//   2. the eval-mode visualisation pass: masked input and rec-or-input;
+//   3. two LAMB iterations with the lr/wd schedule from the initial state: lrs, wds, losses,
+//      global grad norms and the full state after both.
+// Each quantity is compared at the README's tolerance. `spark verify` prints the result.
+import * as torch from '../torch/index.js';
+import type { Tensor } from '../torch/index.js';
+import { loadSafetensors } from '../torch/io/tensor_bridge.js';
+import { LAMB } from '../torch/optim/index.js';
+import { ResNet, ConvNeXt } from '../models/index.js';
+import { SparK, type DensifyNorm } from '../spark/index.js';
+import { getParamGroups } from './param_groups.js';
+import { lrWdAnnealing } from './schedule.js';
+
+export interface GoldenCase {
+  name: string;
+  arch: 'resnet' | 'convnext';
+  block?: 'basic' | 'bottleneck';
+  layers?: number[];
+  channels?: number[];
+  depths?: number[];
+  dims?: number[];
+  input_size: number;
+  batch: number;
+  mask_ratio: number;
+  decoder_width: number;
+  densify_norm: DensifyNorm;
+  opt: { peak_lr: number; beta2: number; wd: number; wd_end: number; max_grad_norm: number; warmup_iters: number; max_iters: number };
+}
+
+export interface Check { name: string; error: number; tolerance: number; pass: boolean }
+export interface VerifyResult { case: GoldenCase; pass: boolean; checks: Check[] }
+
+/** The README's tolerances. */
+export const TOLERANCE = { loss: 1e-5, tensor: 1e-4, vis: 1e-4, scalar: 1e-5 } as const;
+
+/** The SparK model a fixture's `case` describes (ResNet stem width = channels[0], as the fixtures). */
+export function buildCaseModel(c: GoldenCase): SparK {
+  const encoder = c.arch === 'resnet'
+    ? new ResNet({ block: c.block ?? 'basic', layers: req(c.layers, 'layers'), channels: req(c.channels, 'channels'), stemWidth: req(c.channels, 'channels')[0], numClasses: 0, globalPool: '' })
+    : c.arch === 'convnext'
+      ? new ConvNeXt({ depths: req(c.depths, 'depths'), dims: req(c.dims, 'dims'), numClasses: 0 })
+      : (() => { throw new Error(`golden case has unknown arch ${JSON.stringify(c.arch)} (expected resnet or convnext)`); })();
+  return new SparK(encoder, { inputSize: c.input_size, maskRatio: c.mask_ratio, densifyNorm: c.densify_norm, decoderWidth: c.decoder_width });
+}
+
+function req<T>(v: T | undefined, what: string): T {
+  if (v === undefined) throw new Error(`golden case is missing '${what}'`);
+  return v;
+}
+
+/** ‖a − b‖ / max(‖b‖, 1e-12), in float64. */
+export function relativeError(a: Tensor, b: Tensor): number {
+  return torch.tidy(() => {
+    const a64 = a.to({ dtype: 'float64', device: 'cpu' }), b64 = b.to({ dtype: 'float64', device: 'cpu' });
+    return a64.sub(b64).norm().item() / Math.max(b64.norm().item(), 1e-12);
+  });
+}
+
+export function maxAbsError(a: Tensor, b: Tensor): number {
+  return torch.tidy(() => a.to({ dtype: 'float64', device: 'cpu' }).sub(b.to({ dtype: 'float64', device: 'cpu' })).abs().maxAll().item());
+}
+
+const relScalar = (a: number, b: number): number => Math.abs(a - b) / Math.max(Math.abs(b), 1e-12);
+
+function withPrefix(all: Map<string, Tensor>, prefix: string): Map<string, Tensor> {
+  const out = new Map<string, Tensor>();
+  for (const [k, v] of all) if (k.startsWith(prefix)) out.set(k.slice(prefix.length), v);
+  return out;
+}
+
+/** Run the three golden computations of one fixture on `device` and compare every quantity. */
+export function verifyGolden(path: string, o: { device?: string } = {}): VerifyResult {
+  const device = o.device ?? 'cpu';
+  const { tensors: file, metadata } = loadSafetensors(path);
+  try {
+    if (!metadata.case) throw new Error(`${path} is not a golden fixture: its metadata has no 'case' (see shared/golden/README.md)`);
+    const c = JSON.parse(metadata.case) as GoldenCase;
+    const get = (k: string): Tensor => {
+      const t = file.get(k);
+      if (!t) throw new Error(`${path} lacks tensor '${k}'`);
+      return t;
+    };
+    const checks: Check[] = [];
+    const add = (name: string, error: number, tolerance: number): void => {
+      checks.push({ name, error, tolerance, pass: Number.isFinite(error) && error <= tolerance });
+    };
+    const initial = withPrefix(file, 'state.');
+    const model = buildCaseModel(c).to(device);
+    const onDev = (t: Tensor): Tensor => (device === 'cpu' ? t : t.to({ device }));
+
+    torch.tidy(() => {
+      // 1) training pass
+      model.loadStateDict(initial);
+      model.train();
+      const input = onDev(get('input')), active = onDev(get('active'));
+      const loss = model.forward(input, { active });
+      loss.backward();
+      add('loss', relScalar(loss.item(), JSON.parse(metadata.loss)), TOLERANCE.loss);
+      for (const [name, p] of model.namedParameters()) {
+        const g = p.grad;
+        add(`grad.${name}`, g ? relativeError(g, get(`grad.${name}`)) : Infinity, TOLERANCE.tensor);
+      }
+      const sd = model.stateDict();
+      for (const [k, ref] of withPrefix(file, 'state_after.')) {
+        const ours = sd.get(k);
+        add(`state_after.${k}`, ours ? relativeError(ours, ref) : Infinity, TOLERANCE.tensor);
+      }
+      model.zeroGrad();
+
+      // 2) visualisation in eval mode, with the running statistics of pass 1
+      model.eval();
+      torch.noGrad(() => {
+        const v = model.visualize(input, active);
+        add('vis.masked', maxAbsError(v.masked, get('vis.masked')), TOLERANCE.vis);
+        add('vis.rec_or_inp', maxAbsError(v.recOrInp, get('vis.rec_or_inp')), TOLERANCE.vis);
+      });
+    });
+
+    // 3) two LAMB iterations with the schedule, from the initial state
+    const opt = c.opt;
+    const lamb = torch.tidy(() => {
+      model.loadStateDict(initial);
+      model.train();
+      return new LAMB(getParamGroups(model), { lr: opt.peak_lr, weight_decay: 0, betas: [0.9, opt.beta2], max_grad_norm: opt.max_grad_norm });
+    });
+    const refLosses = JSON.parse(metadata.opt_losses) as number[];
+    const refLrs = JSON.parse(metadata.opt_lrs) as number[];
+    const refWds = JSON.parse(metadata.opt_wds) as number[];
+    const refNorms = JSON.parse(metadata.opt_global_grad_norms) as number[];
+    const batches: [string, string][] = [['input', 'active'], ['opt.input2', 'opt.active2']];
+    batches.forEach(([xk, ak], it) => {
+      torch.tidy(() => {
+        const [, lr, , wd] = lrWdAnnealing(lamb, opt.peak_lr, opt.wd, opt.wd_end, it, opt.warmup_iters, opt.max_iters);
+        add(`opt.lr[${it}]`, relScalar(lr, refLrs[it]), TOLERANCE.scalar);
+        add(`opt.wd[${it}]`, relScalar(wd, refWds[it]), TOLERANCE.scalar);
+        const loss = model.forward(onDev(get(xk)), { active: onDev(get(ak)) });
+        lamb.zeroGrad();
+        loss.backward();
+        lamb.step();
+        add(`opt.loss[${it}]`, relScalar(loss.item(), refLosses[it]), TOLERANCE.loss);
+        add(`opt.global_grad_norm[${it}]`, relScalar(lamb.globalGradNorm, refNorms[it]), TOLERANCE.tensor);
+      });
+    });
+    const after = model.stateDict();
+    for (const [k, ref] of withPrefix(file, 'opt.state_after.')) {
+      const ours = after.get(k);
+      add(`opt.state_after.${k}`, ours ? relativeError(ours, ref) : Infinity, TOLERANCE.tensor);
+    }
+    lamb.disposeState();
+    for (const t of [...model.parameters(), ...model.buffers()]) t.dispose();
+    return { case: c, pass: checks.every((ch) => ch.pass), checks };
+  } finally {
+    for (const t of file.values()) t.dispose();
+  }
+}
