@@ -108,7 +108,9 @@ ENTRY(setRequiresGrad) {
   OpCall c(info, "requiresGrad_");
   at::Tensor t = c.tensor(0, "self");
   bool on = c.boolean(1, "requiresGrad");
-  return c.guard([&] { t.set_requires_grad(on); return c.env().Undefined(); });
+  // requires_grad_ (not set_requires_grad): like PyTorch, turning it off on a non-leaf is an error
+  // rather than a silent no-op (its grad_fn keeps it requiring grad).
+  return c.guard([&] { t.requires_grad_(on); return c.env().Undefined(); });
 }
 
 ENTRY(grad) {
