@@ -1,0 +1,202 @@
+// Checkpoint files in the reference's layouts (utils/misc.py), readable by Python's torch.load:
+//   <model>_withdecoder_1kpretrained_spark_style.pth  {args, input_size, arch, epoch, performance_desc,
+//                                                      module (SparK state + imn_m/imn_s/norm_black + config),
+//                                                      optimizer, is_pretrain}  (+ our `sparkts` resume record)
+//   <model>_1kpretrained_timm_style.pth               the encoder's state dict alone
+// Writes are atomic (savePth writes a temp file and renames it).
+import { existsSync } from 'node:fs';
+import * as torch from '../torch/index.js';
+import type { Tensor } from '../torch/index.js';
+import { loadPth, savePth } from '../torch/io/pth.js';
+import { PyOrderedDict, type PyValue, isRawTensor } from '../torch/io/pyvalue.js';
+import type { RawTensor } from '../torch/io/dtypes.js';
+import { rawToTensor, tensorToRaw } from '../torch/io/tensor_bridge.js';
+import type { Optimizer } from '../torch/optim/index.js';
+import { optimizerStateDictFromPy, optimizerStateDictToPy } from '../torch/optim/index.js';
+import type { Module } from '../torch/nn/index.js';
+import type { SparK } from '../spark/index.js';
+
+/** Buffers the reference registers and never reads; its files carry them, ours too (for its loader). */
+export const DEPRECATED_SPARK_KEYS = ['imn_m', 'imn_s', 'norm_black'] as const;
+
+export const sparkStyleName = (model: string): string => `${model}_withdecoder_1kpretrained_spark_style.pth`;
+export const timmStyleName = (model: string): string => `${model}_1kpretrained_timm_style.pth`;
+
+/** Python value for a JS config value: integers as Python ints, other numbers as floats. */
+function pyScalar(v: number | string | boolean, asInt = Number.isInteger(v)): PyValue {
+  return typeof v === 'number' && asInt ? BigInt(v) : v;
+}
+
+function stateToPy(sd: Map<string, Tensor>): PyOrderedDict {
+  const out = new PyOrderedDict();
+  for (const [k, t] of sd) out.set(k, tensorToRaw(t));
+  return out;
+}
+
+/** The reference's `SparK.state_dict(with_config=True)`: deprecated buffers first (its order), then ours, then config. */
+export function sparkModuleState(model: SparK): PyOrderedDict {
+  const out = new PyOrderedDict();
+  const s = model.inputSize;
+  const zeros = (shape: number[]): RawTensor => ({ dtype: 'float32', shape, data: new Uint8Array(shape.reduce((a, b) => a * b, 4)) });
+  out.set('imn_m', zeros([1, 3, 1, 1]));
+  out.set('imn_s', zeros([1, 3, 1, 1]));
+  out.set('norm_black', zeros([1, 3, s, s]));
+  for (const [k, v] of stateToPy(model.stateDict())) out.set(k, v);
+  const cfg = new Map<PyValue, PyValue>();
+  for (const [k, v] of Object.entries(model.config())) cfg.set(k, pyScalar(v, k !== 'mask_ratio'));
+  out.set('config', cfg);
+  return out;
+}
+
+/** What we add to the spark-style file to resume exactly (the reference's loader ignores it). */
+export interface ResumeRecord {
+  /** global iteration of the next step */
+  nextIter: number;
+  /** loader position of the next batch */
+  loaderEpoch: number;
+  loaderIter: number;
+  minLoss: number;
+  lastLoss: number;
+  /** generator states (uint8 tensors) */
+  rng: Map<string, Tensor>;
+  /** the flags the run was started with (JSON) */
+  flags: string;
+  /** per-iteration (iteration, loss) pairs so far, for the loss curve */
+  losses: [number, number][];
+}
+
+export interface SparkStyleContents {
+  args: string;
+  arch: string;
+  inputSize: number;
+  epoch: number;
+  performanceDesc: string;
+  optimizer: Optimizer;
+  resume?: ResumeRecord;
+}
+
+export function saveSparkStyle(path: string, model: SparK, c: SparkStyleContents): void {
+  const top = new Map<PyValue, PyValue>();
+  top.set('args', c.args);
+  top.set('input_size', BigInt(c.inputSize));
+  top.set('arch', c.arch);
+  top.set('epoch', BigInt(c.epoch));
+  top.set('performance_desc', c.performanceDesc);
+  top.set('module', sparkModuleState(model));
+  top.set('optimizer', optimizerStateDictToPy(c.optimizer.stateDict()));
+  top.set('is_pretrain', true);
+  if (c.resume) {
+    const r = c.resume;
+    const rec = new Map<PyValue, PyValue>([
+      ['next_iter', BigInt(r.nextIter)], ['loader_epoch', BigInt(r.loaderEpoch)], ['loader_iter', BigInt(r.loaderIter)],
+      ['min_loss', r.minLoss], ['last_loss', r.lastLoss], ['flags', r.flags],
+      ['rng', new Map<PyValue, PyValue>([...r.rng].map(([k, t]) => [k, tensorToRaw(t)]))],
+      ['losses', r.losses.map(([i, l]) => [BigInt(i), l])],
+    ]);
+    top.set('sparkts', rec);
+  }
+  savePth(path, top);
+}
+
+export function saveTimmStyle(path: string, encoder: Module): void {
+  savePth(path, stateToPy(encoder.stateDict()));
+}
+
+export interface LoadedCheckpoint {
+  path: string;
+  /** 'spark' (a full pretraining checkpoint) or 'timm' (encoder weights only) */
+  kind: 'spark' | 'timm';
+  module: Map<string, Tensor>;
+  config?: Map<PyValue, PyValue>;
+  optimizer?: PyValue;
+  epoch?: number;
+  arch?: string;
+  inputSize?: number;
+  performanceDesc?: string;
+  resume?: ResumeRecord;
+}
+
+const num = (v: PyValue | undefined): number | undefined => (typeof v === 'bigint' ? Number(v) : typeof v === 'number' ? v : undefined);
+
+/** Read a spark-style or timm-style checkpoint (ours or the reference's). Tensors are owned by the caller. */
+export function loadCheckpoint(path: string): LoadedCheckpoint {
+  if (!existsSync(path)) throw new Error(`checkpoint ${path} does not exist; check the path`);
+  let v: PyValue;
+  try { v = loadPth(path); } catch (e) {
+    throw new Error(`checkpoint ${path} could not be read (${(e as Error).message.split('\n')[0]}); it may be truncated or not a torch.save file`);
+  }
+  if (!(v instanceof Map)) throw new Error(`checkpoint ${path} holds a ${typeof v}, not a state dict or a SparK checkpoint dict`);
+  const moduleV = v.get('module');
+  const isSpark = moduleV instanceof Map;
+  const stateV = (isSpark ? moduleV : v) as Map<PyValue, PyValue>;
+  const module = new Map<string, Tensor>();
+  let config: Map<PyValue, PyValue> | undefined;
+  for (const [k, t] of stateV) {
+    if (k === 'config' && t instanceof Map) { config = t; continue; }
+    if (typeof k !== 'string' || !isRawTensor(t)) continue;
+    if ((DEPRECATED_SPARK_KEYS as readonly string[]).includes(k)) continue;
+    module.set(k, rawToTensor(t));
+  }
+  if (!module.size) throw new Error(`checkpoint ${path} contains no tensors; it is not a model checkpoint`);
+  const out: LoadedCheckpoint = { path, kind: isSpark ? 'spark' : 'timm', module, config };
+  if (isSpark) {
+    out.optimizer = v.get('optimizer');
+    out.epoch = num(v.get('epoch'));
+    out.inputSize = num(v.get('input_size'));
+    const arch = v.get('arch'); if (typeof arch === 'string') out.arch = arch;
+    const pd = v.get('performance_desc'); if (typeof pd === 'string') out.performanceDesc = pd;
+    const r = v.get('sparkts');
+    if (r instanceof Map) {
+      const rng = new Map<string, Tensor>();
+      const rv = r.get('rng');
+      if (rv instanceof Map) for (const [k, t] of rv) if (typeof k === 'string' && isRawTensor(t)) rng.set(k, rawToTensor(t));
+      const losses = r.get('losses');
+      out.resume = {
+        nextIter: num(r.get('next_iter')) ?? 0, loaderEpoch: num(r.get('loader_epoch')) ?? 0, loaderIter: num(r.get('loader_iter')) ?? 0,
+        minLoss: num(r.get('min_loss')) ?? Infinity, lastLoss: num(r.get('last_loss')) ?? NaN,
+        flags: String(r.get('flags') ?? '{}'), rng,
+        losses: Array.isArray(losses) ? losses.map((p) => [num((p as PyValue[])[0]) ?? 0, num((p as PyValue[])[1]) ?? NaN] as [number, number]) : [],
+      };
+    }
+  }
+  return out;
+}
+
+export function disposeCheckpoint(c: LoadedCheckpoint): void {
+  for (const t of c.module.values()) t.dispose();
+  if (c.resume) for (const t of c.resume.rng.values()) t.dispose();
+}
+
+/**
+ * Load a checkpoint's weights into a SparK model: spark-style into the whole model (its config
+ * compared as the reference does), timm-style into the encoder. A key or shape mismatch (another
+ * architecture) is one clear error.
+ */
+export function loadIntoSpark(model: SparK, c: LoadedCheckpoint, o: { strict?: boolean } = {}): { missingKeys: string[]; unexpectedKeys: string[] } {
+  const strict = o.strict ?? true;
+  const target: Module = c.kind === 'spark' ? model : model.sparse_encoder.sp_cnn;
+  const what = c.kind === 'spark' ? 'the SparK model' : 'the encoder';
+  if (c.config && c.kind === 'spark') {
+    for (const [k, v] of Object.entries(model.config())) {
+      const ck = c.config.get(k);
+      const cv = typeof ck === 'bigint' ? Number(ck) : ck;
+      if (cv !== v) {
+        const msg = `checkpoint ${c.path} was made with ${k}=${String(cv)} but this model has ${k}=${v}; use matching flags (--model/--input_size/--mask)`;
+        if (strict) throw new Error(msg);
+        process.stderr.write(`[warn] ${msg}\n`);
+      }
+    }
+  }
+  try {
+    return torch.tidy(() => target.loadStateDict(c.module, { strict }));
+  } catch (e) {
+    const m = (e as Error).message;
+    throw new Error(`checkpoint ${c.path} does not fit ${what}${c.arch ? ` (it was saved for ${c.arch})` : ''}: ${m.replace(/^loadStateDict: /, '').slice(0, 300)}`);
+  }
+}
+
+/** Restore an optimizer from a checkpoint's `optimizer` entry (PyTorch layout). */
+export function loadOptimizerState(opt: Optimizer, c: LoadedCheckpoint): void {
+  if (c.optimizer === undefined) return;
+  torch.tidy(() => opt.loadStateDict(optimizerStateDictFromPy(c.optimizer!)));
+}
