@@ -85,9 +85,9 @@ export function pretrainDefaults(name: string): PretrainDefaults {
 /**
  * The encoder SparK pretrains under `name` (the reference's build_sparse_encoder model): no head, no
  * pooling. As in the reference, a dropPathRate of 0 (its --dp default) keeps the model's default
- * rather than disabling stochastic depth.
+ * rather than disabling stochastic depth. skipInit: for weights a checkpoint will overwrite (resuming).
  */
-export function createPretrainEncoder(name: string, o: { dropPathRate?: number } = {}): (ResNet | ConvNeXt) & Encoder {
+export function createPretrainEncoder(name: string, o: { dropPathRate?: number; skipInit?: boolean } = {}): (ResNet | ConvNeXt) & Encoder {
   const d = pretrainDefaults(name);
-  return createModel(name, { ...d, dropPathRate: o.dropPathRate ? o.dropPathRate : d.dropPathRate });
+  return createModel(name, { ...d, dropPathRate: o.dropPathRate ? o.dropPathRate : d.dropPathRate, ...(o.skipInit ? { skipInit: true } : {}) });
 }

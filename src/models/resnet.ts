@@ -261,9 +261,13 @@ export class ResNet extends nn.Module<[Tensor, EncoderForwardOptions?], Tensor |
     return this.stages.flatMap((s) => s.children() as unknown as ResNetBlock[]);
   }
 
-  /** timm's reset_classifier: a new pool and classifier (fresh PyTorch-default Linear init). */
+  /**
+   * timm's reset_classifier: a new pool and classifier (fresh PyTorch-default Linear init). The old
+   * classifier's tensors are freed (call this before handing the parameters to an optimizer).
+   */
   resetClassifier(numClasses: number, globalPool: GlobalPoolType = 'avg'): void {
     if (globalPool === '' && numClasses > 0) throw new Error(`ResNet: globalPool '' (no pooling) needs numClasses 0 (got ${numClasses})`);
+    for (const t of this.fc.parameters()) t.dispose();
     this.numClasses = numClasses;
     this.globalPool = this.registerModule('global_pool', new SelectAdaptivePool2d(globalPool, globalPool !== ''));
     this.fc = this.registerModule('fc', numClasses > 0 ? new nn.Linear(this.numFeatures, numClasses) : new nn.Identity());

@@ -12,7 +12,7 @@ function allEqual(t: Tensor, v: number): boolean { return torch.tidy(() => t.eq(
 
 // Expected parameter counts are timm 0.5.4's (and the reference SparK's encoders): sum(p.numel()).
 test('resnet50 encoder: timm parameter count, contract, and 224² stage shapes', () => {
-  const m = createModel('resnet50', { numClasses: 0, globalPool: '' });
+  const m = createModel('resnet50', { numClasses: 0, globalPool: '', skipInit: true });
   try {
     assert.equal(m.numParameters(), 23_508_032);
     assert.ok(isEncoder(m));
@@ -104,6 +104,12 @@ test('dense forward on small configs: logits, pooled features, max pool, train a
       const g = models[0].conv1.weight.grad!;
       assert.ok(g.abs().sum().item() > 0);
       models[0].zeroGrad();
+      // fine-tuning head swap: a new classifier at the same state-dict position
+      models[2].resetClassifier(3);
+      assert.deepEqual(models[2].forward(x).shape, [2, 3]);
+      assert.deepEqual([...models[2].stateDict()].slice(-2).map(([k, t]) => [k, t.shape]), [['fc.weight', [3, 64]], ['fc.bias', [3]]]);
+      models[0].resetClassifier(0, '');
+      assert.deepEqual(models[0].forward(x).shape, [2, 64, 2, 2]);
     });
   } finally { models.forEach(disposeModule); }
 });
