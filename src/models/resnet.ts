@@ -41,7 +41,6 @@ export interface ResNetOptions {
   skipInit?: boolean;
 }
 
-type Ctx = ForwardContext | undefined;
 
 /** The residual blocks' common surface. */
 export interface ResNetBlock extends nn.Module {
@@ -277,7 +276,7 @@ export class ResNet extends nn.Module<[Tensor, EncoderForwardOptions?], Tensor |
   override forward(x: Tensor, opts?: { hierarchical?: false; ctx?: ForwardContext }): Tensor;
   override forward(x: Tensor, opts?: EncoderForwardOptions): Tensor | Tensor[];
   override forward(x: Tensor, opts: EncoderForwardOptions = {}): Tensor | Tensor[] {
-    const ctx: Ctx = opts.ctx;
+    const ctx = opts.ctx;
     if (x.ndim !== 4) throw new Error(`ResNet.forward: expected an (N, C, H, W) image batch, got shape [${x.shape}]`);
     let y = this.act1.forward(this.bn1.forward(this.conv1.forward(x, ctx), ctx));
     y = this.maxpool.forward(y, ctx);
