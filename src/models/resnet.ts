@@ -41,7 +41,6 @@ export interface ResNetOptions {
   skipInit?: boolean;
 }
 
-
 /** The residual blocks' common surface. */
 export interface ResNetBlock extends nn.Module {
   forward(x: Tensor, ctx?: ForwardContext): Tensor;
