@@ -139,13 +139,15 @@ export const F64 = { atol: 1e-13, rtol: 1e-11 };
 // ---------------------------------------------------------------------------------------------------
 // Python interop (only where /usr/bin/python3 has torch; those tests skip otherwise)
 const PYTHON = '/usr/bin/python3';
-let pyTorch: boolean | undefined;
-export function pythonHasTorch(): boolean {
-  pyTorch ??= spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore', timeout: 60_000 }).status === 0;
-  return pyTorch;
-}
-export function runPython(script: string, args: string[]): string {
+/**
+ * Run a Python script with arguments. Returns null when /usr/bin/python3 or its torch is missing (the
+ * caller skips); throws with stderr on any other failure. No separate `import torch` probe: it costs
+ * as much as the script itself.
+ */
+export function runPythonTorch(script: string, args: string[]): string | null {
   const r = spawnSync(PYTHON, ['-c', script, ...args], { encoding: 'utf8', timeout: 120_000 });
+  if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+  if (r.status !== 0 && /No module named 'torch'/.test(r.stderr)) return null;
   if (r.status !== 0) throw new Error(`python failed (${r.status}): ${r.stderr || r.error}`);
   return r.stdout;
 }
