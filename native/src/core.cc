@@ -103,6 +103,16 @@ ENTRY(isDisposed) {
 
 ENTRY(liveTensorCount) { return Napi::Number::New(info.Env(), static_cast<double>(gLiveTensors.load())); }
 
+// externalMemory() -> [bytes sparkts reports to V8 now, V8's whole external-memory total]
+// (process.memoryUsage() does not show napi_adjust_external_memory, so this is how to observe it)
+ENTRY(externalMemory) {
+  auto env = info.Env();
+  auto out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Number::New(env, static_cast<double>(gReportedBytes.load())));
+  out.Set(1u, Napi::Number::New(env, static_cast<double>(Napi::MemoryManagement::AdjustExternalMemory(env, 0))));
+  return out;
+}
+
 // ---- autograd ----
 ENTRY(setRequiresGrad) {
   OpCall c(info, "requiresGrad_");
@@ -240,7 +250,7 @@ ENTRY(buildInfo) {
 void registerCore(Napi::Env env, Napi::Object e) {
 #define REG(name) e.Set(#name, Napi::Function::New(env, name, #name))
   REG(fromBuffer); REG(toBuffer); REG(item); REG(meta); REG(strides); REG(dispose); REG(isDisposed);
-  REG(liveTensorCount); REG(setRequiresGrad); REG(grad); REG(setGrad); REG(setData); REG(isLeaf); REG(retainGrad);
+  REG(liveTensorCount); REG(externalMemory); REG(setRequiresGrad); REG(grad); REG(setGrad); REG(setData); REG(isLeaf); REG(retainGrad);
   REG(backward); REG(setGradEnabled); REG(isGradEnabled); REG(setNumThreads); REG(getNumThreads);
   REG(manualSeed); REG(newGenerator); REG(defaultGenerator); REG(generatorState); REG(setGeneratorState);
   REG(cudaIsAvailable); REG(cudaDeviceCount); REG(cudaSynchronize); REG(buildInfo);

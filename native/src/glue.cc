@@ -5,6 +5,7 @@
 namespace sparkts {
 
 std::atomic<int64_t> gLiveTensors{0};
+std::atomic<int64_t> gReportedBytes{0};
 
 static int64_t storageBytesToReport(const at::Tensor& t) {
   // Report a storage to V8 once, by the handle that sees it first alone: views share storage and
@@ -20,7 +21,7 @@ Napi::Value wrapTensor(Napi::Env env, at::Tensor t) {
   auto* h = new Handle();
   h->tensor = std::move(t);
   h->reportedBytes = h->tensor.device().is_cpu() ? storageBytesToReport(h->tensor) : 0;
-  if (h->reportedBytes) Napi::MemoryManagement::AdjustExternalMemory(env, h->reportedBytes);
+  if (h->reportedBytes) { Napi::MemoryManagement::AdjustExternalMemory(env, h->reportedBytes); gReportedBytes += h->reportedBytes; }
   gLiveTensors++;
   // The finalizer is the safety net for handles never disposed; dispose()/tidy() is the normal path.
   return Napi::External<Handle>::New(env, h, [](Napi::Env env, Handle* h) {
@@ -33,7 +34,7 @@ void releaseHandle(Napi::Env env, Handle* h) {
   if (!h->alive) return;
   h->alive = false;
   h->tensor.reset();
-  if (h->reportedBytes) Napi::MemoryManagement::AdjustExternalMemory(env, -h->reportedBytes);
+  if (h->reportedBytes) { Napi::MemoryManagement::AdjustExternalMemory(env, -h->reportedBytes); gReportedBytes -= h->reportedBytes; }
   h->reportedBytes = 0;
   gLiveTensors--;
 }

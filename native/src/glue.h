@@ -19,6 +19,7 @@ struct Handle {
 };
 
 extern std::atomic<int64_t> gLiveTensors;
+extern std::atomic<int64_t> gReportedBytes;  // sum of Handle::reportedBytes over live handles
 
 Napi::Value wrapTensor(Napi::Env env, at::Tensor t);
 void releaseHandle(Napi::Env env, Handle* h);
