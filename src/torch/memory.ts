@@ -69,3 +69,13 @@ export function dispose(v: unknown): void {
 export function liveTensorCount(): number {
   return native.liveTensorCount();
 }
+
+/**
+ * Native memory as V8 sees it: `reportedBytes` is what sparkts has reported (CPU tensor storages, each
+ * counted once, by the first handle that owned it alone); `v8ExternalBytes` is V8's whole external
+ * total, which GC heuristics use. Neither shows up in process.memoryUsage().
+ */
+export function nativeMemory(): { reportedBytes: number; v8ExternalBytes: number } {
+  const [reportedBytes, v8ExternalBytes] = native.externalMemory() as [number, number];
+  return { reportedBytes, v8ExternalBytes };
+}
