@@ -137,7 +137,8 @@ export abstract class Module<I extends unknown[] = any[], O = any> {
 
   train(mode = true): this { for (const m of this.modules()) m.training = mode; return this; }
   eval(): this { return this.train(false); }
-  apply(fn: (m: Module) => void): this { for (const m of this.modules().reverse()) fn(m); return this; }
+  /** fn on every submodule, children first (in order), then this module: PyTorch's apply order. */
+  apply(fn: (m: Module) => void): this { for (const c of this.children()) c.apply(fn); fn(this); return this; }
   /** Set every parameter's gradient to None (PyTorch's zero_grad(set_to_none=True)). */
   zeroGrad(): void { for (const p of this.parameters()) p.grad = null; }
 
