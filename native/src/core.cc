@@ -7,6 +7,7 @@
 #include <torch/csrc/autograd/grad_mode.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
+#include <c10/util/Logging.h>
 #include <cstring>
 
 namespace sparkts {
@@ -260,6 +261,9 @@ void registerCore(Napi::Env env, Napi::Object e) {
 }  // namespace sparkts
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // c10::Error symbolises a C++ backtrace on construction (~20 ms each); our messages keep only the
+  // first line of what_without_backtrace(), so skip that work and make a failed op cheap.
+  c10::SetStackTraceFetcher([] { return std::string(); });
   sparkts::registerCore(env, exports);
   auto ops = Napi::Object::New(env);
   sparkts::registerGeneratedOps(env, ops);

@@ -140,7 +140,11 @@ std::vector<at::Tensor> OpCall::tensorList(size_t i, const char* name) {
     if (!h || !h->alive) badArg(i, name, "an array of live Tensors");
     out.push_back(h->tensor);
   }
-  if (!out.empty()) note(name, out[0]);
+  // every member's shape goes into error messages: a cat/stack mismatch is between two of them
+  std::string shapes = "[";
+  for (size_t k = 0; k < out.size() && k < 8; k++) shapes += (k ? ", " : "") + shapeString(out[k]);
+  if (out.size() > 8) shapes += ", … (" + std::to_string(out.size()) + " tensors)";
+  shapes_.emplace_back(name, shapes + "]");
   return out;
 }
 
@@ -166,6 +170,7 @@ at::Tensor OpCall::tensorOrScalar(size_t i, const char* name) {
     t.unsafeGetTensorImpl()->set_wrapped_number(true);
     return t;
   }
+  if (!handleOf(info_[i])) badArg(i, name, "a Tensor or a number");
   return tensor(i, name);
 }
 
@@ -189,7 +194,10 @@ std::vector<int64_t> OpCall::intList(size_t i, const char* name, size_t repeat) 
   for (uint32_t k = 0; k < a.Length(); k++) {
     Napi::Value v = a.Get(k);
     if (!v.IsNumber()) badArg(i, name, "an array of integers");
-    out[k] = static_cast<int64_t>(v.As<Napi::Number>().DoubleValue());
+    double d = v.As<Napi::Number>().DoubleValue();
+    // a fractional size must not be truncated silently (reshape([2.5, 2]) would become [2, 2])
+    if (d != static_cast<double>(static_cast<int64_t>(d))) badArg(i, name, "an array of integers");
+    out[k] = static_cast<int64_t>(d);
   }
   return out;
 }
