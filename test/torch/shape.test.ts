@@ -93,7 +93,7 @@ test('cat / stack / split / splitWithSizes / chunk', () => tidy(() => {
   assert.deepEqual(torch.cat([a, b]).toArray(), [[1, 2], [3, 4], [5, 6]]);
   assert.deepEqual(torch.cat([b, b], 1).toArray(), [[3, 4, 3, 4], [5, 6, 5, 6]]);
   assert.deepEqual(torch.cat([b, b], -1).shape, [2, 4]);
-  assert.throws(() => torch.cat([a, b], 1), /cat\(tensors: \[1,2\]\).*Sizes of tensors must match/);
+  assert.throws(() => torch.cat([a, b], 1), /cat\(tensors: \[\[1,2\], \[2,2\]\]\).*Sizes of tensors must match/);
   assert.deepEqual(torch.stack([tensor([1, 2]), tensor([3, 4])]).toArray(), [[1, 2], [3, 4]]);
   assert.deepEqual(torch.stack([tensor([1, 2]), tensor([3, 4])], 1).toArray(), [[1, 3], [2, 4]]);
   const x = torch.arange(7);
