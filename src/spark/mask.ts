@@ -3,9 +3,15 @@
 import * as torch from '../torch/index.js';
 import type { Tensor, Generator } from '../torch/index.js';
 
-/** Number of visible patches: round(f·f·(1 − ratio)), as the reference. */
+/**
+ * Number of visible patches: the reference's Python round(f·f·(1 − ratio)), whose halves go to the
+ * even neighbour (input 224 with --mask 0.5: round(24.5) = 24, where Math.round would keep 25).
+ */
 export function visibleCount(fmapSize: number, maskRatio: number): number {
-  return Math.round(fmapSize * fmapSize * (1 - maskRatio));
+  const x = fmapSize * fmapSize * (1 - maskRatio);
+  const f = Math.floor(x);
+  if (x - f !== 0.5) return Math.round(x);
+  return f % 2 === 0 ? f : f + 1;
 }
 
 /** bool (B,1,f,f): true = visible. Exactly visibleCount(f, ratio) trues per sample. */
