@@ -92,8 +92,7 @@ ENTRY(strides) {
 }
 
 ENTRY(dispose) {
-  Handle* h = handleOf(info[0]);
-  if (h) releaseHandle(info.Env(), h);
+  disposeHandle(info[0]);
   return info.Env().Undefined();
 }
 
@@ -237,6 +236,15 @@ ENTRY(cudaSynchronize) {
   return c.guard([&] { if (torch::cuda::is_available()) torch::cuda::synchronize(); return c.env().Undefined(); });
 }
 
+// TF32 matmuls/convolutions on Ampere+ GPUs trade ~10 mantissa bits for speed; PyTorch enables it
+// for cuDNN convolutions by default. Reproducing float32 reference numbers needs it off.
+ENTRY(setAllowTF32) {
+  bool on = info[0].As<Napi::Boolean>().Value();
+  at::globalContext().setAllowTF32CuDNN(on);
+  at::globalContext().setAllowTF32CuBLAS(on);
+  return info.Env().Undefined();
+}
+
 ENTRY(buildInfo) {
   auto env = info.Env();
   auto o = Napi::Object::New(env);
@@ -254,7 +262,7 @@ void registerCore(Napi::Env env, Napi::Object e) {
   REG(liveTensorCount); REG(externalMemory); REG(setRequiresGrad); REG(grad); REG(setGrad); REG(setData); REG(isLeaf); REG(retainGrad);
   REG(backward); REG(setGradEnabled); REG(isGradEnabled); REG(setNumThreads); REG(getNumThreads);
   REG(manualSeed); REG(newGenerator); REG(defaultGenerator); REG(generatorState); REG(setGeneratorState);
-  REG(cudaIsAvailable); REG(cudaDeviceCount); REG(cudaSynchronize); REG(buildInfo);
+  REG(cudaIsAvailable); REG(cudaDeviceCount); REG(cudaSynchronize); REG(setAllowTF32); REG(buildInfo);
 #undef REG
 }
 

@@ -73,6 +73,8 @@ function withPrefix(all: Map<string, Tensor>, prefix: string): Map<string, Tenso
 /** Run the three golden computations of one fixture on `device` and compare every quantity. */
 export function verifyGolden(path: string, o: { device?: string } = {}): VerifyResult {
   const device = o.device ?? 'cpu';
+  // the reference numbers are float32; TF32 convolutions on a GPU would differ in the 4th digit
+  if (device.startsWith('cuda')) torch.cuda.setAllowTF32(false);
   const { tensors: file, metadata } = loadSafetensors(path);
   try {
     if (!metadata.case) throw new Error(`${path} is not a golden fixture: its metadata has no 'case' (see shared/golden/README.md)`);
