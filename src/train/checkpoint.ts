@@ -6,9 +6,10 @@
 // Writes are atomic (savePth writes a temp file and renames it).
 import { existsSync } from 'node:fs';
 import * as torch from '../torch/index.js';
+import { nn } from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { loadPth, savePth } from '../torch/io/pth.js';
-import { PyOrderedDict, type PyValue, isRawTensor } from '../torch/io/pyvalue.js';
+import { PyOrderedDict, type PyValue, isRawTensor, pyTypeName } from '../torch/io/pyvalue.js';
 import type { RawTensor } from '../torch/io/dtypes.js';
 import { rawToTensor, tensorToRaw } from '../torch/io/tensor_bridge.js';
 import type { Optimizer } from '../torch/optim/index.js';
@@ -27,9 +28,21 @@ function pyScalar(v: number | string | boolean, asInt = Number.isInteger(v)): Py
   return typeof v === 'number' && asInt ? BigInt(v) : v;
 }
 
-function stateToPy(sd: Map<string, Tensor>): PyOrderedDict {
+/**
+ * PyTorch's state_dict carries `_metadata` (module prefix → {version}); its loaders read the version to
+ * upgrade old layouts. BatchNorm is at version 2 (the one with num_batches_tracked); without the entry
+ * PyTorch would treat our BN weights as version-1 state. The reference's files carry it too.
+ */
+function metadataOf(m: Module): PyOrderedDict {
+  const md = new PyOrderedDict();
+  for (const [name, sub] of m.namedModules()) md.set(name, new Map<PyValue, PyValue>([['version', BigInt(sub instanceof nn.BatchNorm ? 2 : 1)]]));
+  return md;
+}
+
+function stateToPy(m: Module): PyOrderedDict {
   const out = new PyOrderedDict();
-  for (const [k, t] of sd) out.set(k, tensorToRaw(t));
+  for (const [k, t] of m.stateDict()) out.set(k, tensorToRaw(t));
+  out.attrs.set('_metadata', metadataOf(m));
   return out;
 }
 
@@ -41,7 +54,9 @@ export function sparkModuleState(model: SparK): PyOrderedDict {
   out.set('imn_m', zeros([1, 3, 1, 1]));
   out.set('imn_s', zeros([1, 3, 1, 1]));
   out.set('norm_black', zeros([1, 3, s, s]));
-  for (const [k, v] of stateToPy(model.stateDict())) out.set(k, v);
+  const state = stateToPy(model);
+  for (const [k, v] of state) out.set(k, v);
+  for (const [k, v] of state.attrs) out.attrs.set(k, v);
   const cfg = new Map<PyValue, PyValue>();
   for (const [k, v] of Object.entries(model.config())) cfg.set(k, pyScalar(v, k !== 'mask_ratio'));
   out.set('config', cfg);
@@ -99,7 +114,7 @@ export function saveSparkStyle(path: string, model: SparK, c: SparkStyleContents
 }
 
 export function saveTimmStyle(path: string, encoder: Module): void {
-  savePth(path, stateToPy(encoder.stateDict()));
+  savePth(path, stateToPy(encoder));
 }
 
 export interface LoadedCheckpoint {
@@ -125,7 +140,7 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
   try { v = loadPth(path); } catch (e) {
     throw new Error(`checkpoint ${path} could not be read (${(e as Error).message.split('\n')[0]}); it may be truncated or not a torch.save file`);
   }
-  if (!(v instanceof Map)) throw new Error(`checkpoint ${path} holds a ${typeof v}, not a state dict or a SparK checkpoint dict`);
+  if (!(v instanceof Map)) throw new Error(`checkpoint ${path} holds a ${pyTypeName(v)}, not a state dict or a SparK checkpoint dict`);
   const moduleV = v.get('module');
   const isSpark = moduleV instanceof Map;
   const stateV = (isSpark ? moduleV : v) as Map<PyValue, PyValue>;
