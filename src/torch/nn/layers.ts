@@ -68,6 +68,7 @@ export class ConvTranspose2d extends Module<[Tensor, ForwardContext?], Tensor> {
     super();
     this.stride = pair(o.stride ?? 1); this.padding = pair(o.padding ?? 0); this.dilation = pair(o.dilation ?? 1);
     this.outputPadding = pair(o.outputPadding ?? 0); this.groups = o.groups ?? 1;
+    if (inChannels % this.groups || outChannels % this.groups) throw new Error(`ConvTranspose2d: in (${inChannels}) and out (${outChannels}) channels must be divisible by groups (${this.groups})`);
     const [kh, kw] = pair(kernelSize);
     // PyTorch's transposed-conv weight layout: (in, out/groups, kh, kw)
     this.weight = this.registerParameter('weight', empty([inChannels, outChannels / this.groups, kh, kw]));
@@ -140,8 +141,20 @@ export class BatchNorm extends Module<[Tensor, ForwardContext?], Tensor> {
     return this.normalize(x);
   }
 }
-export class BatchNorm1d extends BatchNorm {}
-export class BatchNorm2d extends BatchNorm {}
+/** BatchNorm over (N, C) or (N, C, L). */
+export class BatchNorm1d extends BatchNorm {
+  override forward(x: Tensor, ctx?: ForwardContext): Tensor {
+    if (x.ndim !== 2 && x.ndim !== 3) throw new Error(`BatchNorm1d: expected a 2-D (N,C) or 3-D (N,C,L) input, got [${x.shape}]`);
+    return super.forward(x, ctx);
+  }
+}
+/** BatchNorm over (N, C, H, W). */
+export class BatchNorm2d extends BatchNorm {
+  override forward(x: Tensor, ctx?: ForwardContext): Tensor {
+    if (x.ndim !== 4) throw new Error(`BatchNorm2d: expected a 4-D (N,C,H,W) input, got [${x.shape}]`);
+    return super.forward(x, ctx);
+  }
+}
 
 /** LayerNorm over the trailing dims. Sparse on a channels-last (N,H,W,C) map: visible positions only. */
 export class LayerNorm extends Module<[Tensor, ForwardContext?], Tensor> {
@@ -223,7 +236,8 @@ export class AdaptiveAvgPool2d extends Module<[Tensor, ForwardContext?], Tensor>
 
 export class Dropout extends Module<[Tensor, ForwardContext?], Tensor> {
   constructor(readonly p = 0.5) { super(); }
-  forward(x: Tensor): Tensor { return this.p > 0 ? ops.dropout(x, this.p, this.training) : x; }
+  /** The input itself in eval or at p = 0 (PyTorch returns the same tensor object there too). */
+  forward(x: Tensor): Tensor { return this.p > 0 && this.training ? ops.dropout(x, this.p, true) : x; }
 }
 
 /** Per-sample stochastic depth, scaled by the keep probability (timm's drop_path). */

@@ -139,6 +139,13 @@ export abstract class Module<I extends unknown[] = any[], O = any> {
   eval(): this { return this.train(false); }
   /** fn on every submodule, children first (in order), then this module: PyTorch's apply order. */
   apply(fn: (m: Module) => void): this { for (const c of this.children()) c.apply(fn); fn(this); return this; }
+  /**
+   * Free every parameter and buffer of this module tree (they are kept out of tidy(), so a module
+   * dropped without this lives until GC). The module must not be used afterwards.
+   */
+  dispose(): void {
+    for (const m of this.modules()) for (const t of [...m.#params.values(), ...m.#buffers.values()]) t?.dispose();
+  }
   /** Set every parameter's gradient to None (PyTorch's zero_grad(set_to_none=True)). */
   zeroGrad(): void { for (const p of this.parameters()) p.grad = null; }
 
