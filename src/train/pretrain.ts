@@ -1,6 +1,6 @@
 // The SparK pretraining job (the reference's main.py): data → masked reconstruction → LAMB with the
 // per-iteration lr/wd schedule; checkpoints at every epoch end; exact resume; monitoring.
-import { mkdirSync, writeFileSync, accessSync, constants, existsSync } from 'node:fs';
+import { mkdirSync, writeFileSync, unlinkSync, accessSync, constants, existsSync } from 'node:fs';
 import path from 'node:path';
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
@@ -9,9 +9,9 @@ import { writeFileAtomic } from '../torch/io/atomic.js';
 import { LAMB, AdamW, SGD, clipGradNorm, type Optimizer } from '../torch/optim/index.js';
 import { createPretrainEncoder, isModelName, listModels } from '../models/index.js';
 import { SparK } from '../spark/index.js';
-import { createLoader, type Loader } from '../data/index.js';
+import { createLoader, type Batch, type Loader } from '../data/index.js';
 import { getParamGroups } from './param_groups.js';
-import { lrWdAnnealing } from './schedule.js';
+import { lrWdAnnealing, lrWdAt } from './schedule.js';
 import {
   saveSparkStyle, saveTimmStyle, sparkStyleName, timmStyleName, loadCheckpoint, loadIntoSpark,
   loadOptimizerState, disposeCheckpoint, type ResumeRecord,
@@ -99,8 +99,8 @@ function prepareExpDir(dir: string): void {
     mkdirSync(dir, { recursive: true });
     accessSync(dir, constants.W_OK);
     const probe = path.join(dir, `.write-test-${process.pid}`);
-    writeFileSync(probe, '');
     writeFileSync(probe, 'ok');
+    unlinkSync(probe);          // the probe must not stay behind in the user's exp dir
   } catch (e) {
     throw new Error(`--exp_dir ${dir} is not writable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); choose another folder`);
   }
@@ -116,6 +116,19 @@ function buildOptimizer(o: PretrainOptions, model: SparK, lr: number, beta2: num
 }
 
 export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
+  // Whatever ends the run (the last step, a signal, bad data, a foreign checkpoint, a NaN loss), the
+  // model's and optimizer's tensors are freed, the decode workers stopped and the log files closed:
+  // deterministically, not at the next GC, so a caller can run jobs in one process and a failed run
+  // prints nothing after its error.
+  const release: (() => unknown)[] = [];
+  try {
+    return await runPretrain(o, (fn) => { release.push(fn); });
+  } finally {
+    for (const fn of release.reverse()) await fn();
+  }
+}
+
+async function runPretrain(o: PretrainOptions, onExit: (fn: () => unknown) => void): Promise<PretrainResult> {
   validatePretrainOptions(o);
   prepareExpDir(o.expDir);
   if (o.threads > 0) torch.setNumThreads(o.threads);
@@ -133,6 +146,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   const model = new SparK(encoder, {
     inputSize: o.inputSize, maskRatio: o.mask, densifyNorm: isConvNeXt(o.model) ? 'ln' : 'bn', decoderWidth: o.decoderWidth,
   });
+  onExit(() => { for (const t of [...model.parameters(), ...model.buffers()]) t.dispose(); });
   if (o.device !== 'cpu') model.to(o.device);
   if (o.initWeight) {
     const ck = loadCheckpoint(o.initWeight);
@@ -142,6 +156,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     } finally { disposeCheckpoint(ck); }
   }
   const optimizer = buildOptimizer(o, model, lr, beta2);
+  onExit(() => optimizer.disposeState());
 
   // resume
   let startIter = 0, loaderEpoch = 0, loaderIter = 0, minLoss = Infinity, lastLoss = NaN;
@@ -171,14 +186,26 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     root: o.dataPath, inputSize: o.inputSize, batchSize: o.bs, seed: o.seed, workers: o.workers,
     startEpoch: loaderEpoch, startIter: loaderIter, onWarning: (m) => process.stderr.write(`[data] ${m}\n`),
   });
+  onExit(() => loader.close());
   const ipe = loader.itersPerEpoch;
   if (!o.resumeFrom || startIter === 0) startIter = loaderEpoch * ipe + loaderIter;
   const totalIters = o.ep * ipe;
+  // The schedule divides by (iterations − 1) and by the iterations after the warmup: a run too short
+  // for it must fail now, naming the flags, not with a schedule error at its last step.
+  try { lrWdAt(lr, o.wd, wde, totalIters - 1, o.wpEp * ipe, totalIters); } catch (e) {
+    throw new Error(`--ep ${o.ep} × ${ipe} iteration(s) per epoch (${loader.files.length} images, --bs ${o.bs}) with --wp_ep ${o.wpEp}: ` +
+      `${(e as Error).message.replace(/^lrWdAnnealing: /, '')}`);
+  }
   const endIter = o.maxIters > 0 ? Math.min(totalIters, startIter + o.maxIters) : totalIters;
+  // Wait for the first batch before writing anything: a folder whose images are all unreadable fails
+  // here, with the loader's message naming the folder, and leaves no log or event file behind.
+  let firstBatch: Batch | undefined = await loader.next();
 
   // monitoring
   const tb = new TensorBoardWriter(path.join(o.expDir, 'tensorboard_log'));
+  onExit(() => tb.close());
   const log = new JsonlLogger(path.join(o.expDir, 'pretrain_log.txt'));
+  onExit(() => log.close());
   log.log({ name: path.basename(o.expDir), cmd: o.cmd, model: o.model, input_size: o.inputSize, bs: o.bs, lr, base_lr: o.baseLr,
     wd: o.wd, wde, ep: o.ep, wp_ep: o.wpEp, opt: o.opt, ada: beta2, mask: o.mask, dp: o.dp, images: loader.files.length,
     iters_per_ep: ipe, resume_from: o.resumeFrom || null, device: o.device, threads: torch.getNumThreads() });
@@ -188,12 +215,17 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
 
   // a fixed set of images and masks for the reconstruction pictures
   const visFiles = loader.files.slice(0, Math.min(o.visImages, loader.files.length));
-  const visBatch = await (async () => {
-    const l = createLoader({ files: visFiles, inputSize: o.inputSize, batchSize: visFiles.length, augment: false, workers: 0, seed: o.seed });
+  const loadVis = async (files: string[]): Promise<Batch> => {
+    // silent: the training loader already warns once about each unreadable file
+    const l = createLoader({ files, inputSize: o.inputSize, batchSize: files.length, augment: false, workers: 0, seed: o.seed, onWarning: () => {} });
     try { return await l.next(); } finally { await l.close(); }
-  })();
+  };
+  // when every one of those files is unreadable, show the first batch's images (known to decode)
+  const visBatch = await loadVis(visFiles).catch(() => loadVis(firstBatch!.files.slice(0, visFiles.length)));
   const visInput = torch.tensor(visBatch.data, { shape: visBatch.shape, device: o.device }).keep();
-  const visMask = model.mask(visFiles.length, { generator: new torch.Generator(o.seed + 2), device: o.device }).keep();
+  onExit(() => visInput.dispose());
+  const visMask = model.mask(visBatch.shape[0], { generator: new torch.Generator(o.seed + 2), device: o.device }).keep();
+  onExit(() => visMask.dispose());
 
   const saveAll = (epochDone: number, nextIter: number): void => {
     const rng = new Map<string, Tensor>([['default', torch.defaultGenerator().getState()], ['mask', maskGen.getState()]]);
@@ -230,7 +262,8 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   let stepStart = Date.now();
   try {
     while (it < endIter) {
-      const batch = await loader.next();
+      const batch = firstBatch ?? await loader.next();
+      firstBatch = undefined;
       const epoch = Math.floor(it / ipe);
       const { loss, gradNorm, lrNow, wdNow } = torch.tidy(() => {
         const [minLr, maxLr, minWd, maxWd] = lrWdAnnealing(optimizer, lr, o.wd, wde, it, o.wpEp * ipe, totalIters);
@@ -298,6 +331,5 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   }
   if (loader.stats.skipped) say(`[data] ${loader.stats.skipped} unreadable image(s) were skipped: ${loader.stats.skippedFiles.slice(0, 5).join(', ')}${loader.stats.skipped > 5 ? ', …' : ''}`);
   say(`[pretrain] ${interrupted ? 'interrupted' : 'finished'}: ${it - startIter} iterations, loss ${losses[0]?.[1]?.toFixed(4)} → ${lastLoss.toFixed(4)} (min ${minLoss.toFixed(4)}); checkpoints in ${o.expDir}`);
-  optimizer.disposeState();
   return { iters: it - startIter, losses, minLoss, lastLoss, interrupted, sparkStylePath: sparkPath, timmStylePath: timmPath };
 }
