@@ -16,6 +16,19 @@ static int64_t storageBytesToReport(const at::Tensor& t) {
   return static_cast<int64_t>(st.nbytes());
 }
 
+// A handle is a plain JS object with the Handle attached by napi_wrap. dispose() detaches it again
+// (napi_remove_wrap) and frees it at once. Why not a Napi::External with a finalizer: Node runs N-API
+// finalizers from a setImmediate, so in a synchronous loop every collected handle's finalizer record
+// (and its Handle) piles up until the event loop turns: ~220 bytes per tensor ever created. A removed
+// wrap leaves nothing behind; the finalizer remains only as the safety net for handles never disposed.
+static const napi_type_tag kDisposedTag = {0x737061726b74735fULL, 0x646973706f736564ULL};  // "sparkts_disposed"
+
+static void finalizeHandle(napi_env env, void* data, void* /*hint*/) {
+  auto* h = static_cast<Handle*>(data);
+  releaseHandle(Napi::Env(env), h);
+  delete h;
+}
+
 Napi::Value wrapTensor(Napi::Env env, at::Tensor t) {
   if (!t.defined()) return env.Null();
   auto* h = new Handle();
@@ -23,11 +36,15 @@ Napi::Value wrapTensor(Napi::Env env, at::Tensor t) {
   h->reportedBytes = h->tensor.device().is_cpu() ? storageBytesToReport(h->tensor) : 0;
   if (h->reportedBytes) { Napi::MemoryManagement::AdjustExternalMemory(env, h->reportedBytes); gReportedBytes += h->reportedBytes; }
   gLiveTensors++;
-  // The finalizer is the safety net for handles never disposed; dispose()/tidy() is the normal path.
-  return Napi::External<Handle>::New(env, h, [](Napi::Env env, Handle* h) {
+  napi_value obj;
+  napi_status s = napi_create_object(env, &obj);
+  if (s == napi_ok) s = napi_wrap(env, obj, h, finalizeHandle, nullptr, nullptr);
+  if (s != napi_ok) {
     releaseHandle(env, h);
     delete h;
-  });
+    NAPI_THROW_IF_FAILED(env, s, Napi::Value());
+  }
+  return Napi::Value(env, obj);
 }
 
 void releaseHandle(Napi::Env env, Handle* h) {
@@ -39,9 +56,23 @@ void releaseHandle(Napi::Env env, Handle* h) {
   gLiveTensors--;
 }
 
+void disposeHandle(const Napi::Value& v) {
+  void* data = nullptr;
+  if (!v.IsObject() || napi_remove_wrap(v.Env(), v, &data) != napi_ok) return;  // not a handle, or disposed already
+  auto* h = static_cast<Handle*>(data);
+  releaseHandle(v.Env(), h);
+  delete h;
+  napi_type_tag_object(v.Env(), v, &kDisposedTag);  // so later use says "disposed", not "not a Tensor"
+}
+
 Handle* handleOf(const Napi::Value& v) {
-  if (!v.IsExternal()) return nullptr;
-  return v.As<Napi::External<Handle>>().Data();
+  static Handle disposed = [] { Handle d; d.alive = false; return d; }();
+  if (!v.IsObject()) return nullptr;
+  void* data = nullptr;
+  if (napi_unwrap(v.Env(), v, &data) == napi_ok) return static_cast<Handle*>(data);
+  bool wasHandle = false;
+  if (napi_check_object_type_tag(v.Env(), v, &kDisposedTag, &wasHandle) == napi_ok && wasHandle) return &disposed;
+  return nullptr;
 }
 
 at::ScalarType parseDtype(const std::string& s) {

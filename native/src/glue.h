@@ -23,7 +23,8 @@ extern std::atomic<int64_t> gReportedBytes;  // sum of Handle::reportedBytes ove
 
 Napi::Value wrapTensor(Napi::Env env, at::Tensor t);
 void releaseHandle(Napi::Env env, Handle* h);
-Handle* handleOf(const Napi::Value& v);  // nullptr if v is not a handle
+Handle* handleOf(const Napi::Value& v);  // nullptr if v is not a handle; a dead Handle once disposed
+void disposeHandle(const Napi::Value& v);  // release and free now; no-op when disposed already
 
 at::ScalarType parseDtype(const std::string& s);
 const char* dtypeName(at::ScalarType t);
