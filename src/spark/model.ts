@@ -5,7 +5,7 @@
 import * as torch from '../torch/index.js';
 import type { Tensor, Generator } from '../torch/index.js';
 import { nn } from '../torch/index.js';
-import { type Encoder, assertEncoder } from '../models/contract.js';
+import { type Encoder, assertEncoder, encoderFeatures } from '../models/contract.js';
 import { ConvNeXtLayerNorm } from '../models/convnext.js';
 import { LightDecoder } from './decoder.js';
 import { randomMask, expandMask, checkMask, visibleCount } from './mask.js';
@@ -33,8 +33,22 @@ export class SparseEncoder extends Module<[Tensor, ReturnType<typeof sparseConte
   }
   get downsampleRatio(): number { return this.sp_cnn.downsampleRatio; }
   get featureChannels(): number[] { return this.sp_cnn.featureChannels; }
+  /**
+   * The encoder's maps, shallow to deep, checked against its declaration: featureChannels, and the
+   * strides SparK's decoder needs (the deepest map at input/downsampleRatio, each shallower one twice
+   * as large). A user encoder that disagrees gets one line here instead of a shape error in the decoder.
+   */
   forward(x: Tensor, ctx?: ReturnType<typeof sparseContext>): Tensor[] {
-    return this.sp_cnn.forward(x, { hierarchical: true, ctx }) as Tensor[];
+    const feats = encoderFeatures(this.sp_cnn, x, ctx);
+    const n = feats.length, name = this.sp_cnn.constructor.name;
+    feats.forEach((f, i) => {
+      const scale = this.downsampleRatio / 2 ** (n - 1 - i);
+      const h = x.size(2) / scale, w = x.size(3) / scale;
+      if (f.size(2) !== h || f.size(3) !== w) {
+        throw new Error(`${name} feature map ${i} is ${f.size(2)}×${f.size(3)} but SparK needs ${h}×${w} (input/${scale}): the maps must be at strides downsampleRatio (${this.downsampleRatio}), /2, /4 … from the deepest`);
+      }
+    });
+    return feats;
   }
 }
 
@@ -61,6 +75,7 @@ export class SparK extends Module {
 
   constructor(encoder: Encoder, o: SparKOptions) {
     super();
+    assertEncoder(encoder);   // before reading downsampleRatio/featureChannels from it
     this.inputSize = o.inputSize;
     this.maskRatio = o.maskRatio ?? 0.6;
     this.densifyNorm = o.densifyNorm ?? 'bn';
