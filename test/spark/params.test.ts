@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as torch from '../../src/torch/index.js';
 import { nn } from '../../src/torch/index.js';
-import { createPretrainEncoder } from '../../src/models/index.js';
+import { createPretrainEncoder, ConvNeXt, ConvNeXtLayerNorm } from '../../src/models/index.js';
 import { SparK } from '../../src/spark/index.js';
 import { checkNoLeaks } from '../helpers.js';
 import { disposeModule, oneThread } from './support.js';
@@ -68,12 +68,14 @@ test('SparK-resnet50 with the default decoder: 52,921,835 parameters (the refere
   } finally { disposeModule(m); }
 });
 
-test('the smallest-scale projection is the identity when the encoder width equals the decoder width', () => {
-  // convnext_small ends at 768 = the default decoder width (the reference's densify_projs[0] = Identity)
-  const enc = createPretrainEncoder('convnext_small', { skipInit: true });
-  const m = new SparK(enc, { inputSize: 224, densifyNorm: 'ln' });
+test('the smallest-scale projection is the identity when the encoder width equals the decoder width (ln densify)', () => {
+  // as convnext_small (last width 768) under the default decoder; a small ConvNeXt ending at 64 under width 64
+  const enc = new ConvNeXt({ depths: [1, 1, 1, 1], dims: [8, 16, 32, 64], numClasses: 0, globalPool: '', skipInit: true });
+  const m = new SparK(enc, { inputSize: 64, densifyNorm: 'ln', decoderWidth: 64 });
   try {
     assert.ok(m.densify_projs.at(0) instanceof nn.Identity);
-    assert.equal(m.numParameters(), 49_453_152 + sparkExtraParams([96, 192, 384, 768], 768));
+    assert.ok((m.densify_norms.children() as nn.Module[]).every((n) => n instanceof ConvNeXtLayerNorm));
+    // a channels-first LayerNorm has a weight and a bias per channel, like a BatchNorm
+    assert.equal(m.numParameters(), enc.numParameters() + sparkExtraParams([8, 16, 32, 64], 64));
   } finally { disposeModule(m); }
 });
