@@ -300,6 +300,10 @@ async function runPretrain(o: PretrainOptions, onExit: (fn: () => unknown) => vo
       bar.update(it - epoch * ipe - 1, { epoch, ep_total: o.ep, loss, lr: lrNow, imgPerSec });
 
       const epochEnds = it % ipe === 0;
+      // One event-loop turn per step, so that a signal that came during the step is handled now: the
+      // next batch is usually decoded already, its promise settles as a microtask, and without this
+      // turn Ctrl-C went unnoticed for several steps (and epoch-end saves).
+      if (o.stopRequested) await new Promise<void>((r) => setImmediate(r));
       const stop = o.stopRequested?.() ?? false;
       if (epochEnds || stop || it === endIter) {
         const done = epochEnds ? epoch : epoch - 1;    // the reference's `epoch` = last completed epoch
