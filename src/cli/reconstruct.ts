@@ -52,22 +52,32 @@ export async function reconstructCommand(argv: string[]): Promise<number> {
   if (mask !== 0 && !(mask > 0 && mask < 1)) throw new UsageError(`--mask must be in (0, 1), got ${mask}`);
 
   const ck = loadCheckpoint(f.ckpt as string);
-  let model: SparK;
+  let model: SparK | undefined;
   try {
     model = modelForCheckpoint(ck, mask);
     loadIntoSpark(model, ck, { strict: mask === 0 });    // a different --mask is a deliberate config change
-  } finally { disposeCheckpoint(ck); }
-  const device = f.device as string;
-  if (device !== 'cpu') model.to(device);
+    await writeReconstructions(model, images, f.out as string, f.seed as number, f.device as string);
+  } finally {
+    disposeCheckpoint(ck);
+    // freed now, not at GC: the command can be called in-process (tests, scripts)
+    if (model) for (const t of [...model.parameters(), ...model.buffers()]) t.dispose();
+  }
+  return 0;
+}
 
-  const loader = createLoader({ files: images, inputSize: model.inputSize, batchSize: images.length, augment: false, workers: 0 });
-  const batch = await (async () => { try { return await loader.next(); } finally { await loader.close(); } })();
-  if (loader.stats.skipped) throw new Error(`could not decode ${loader.stats.skippedFiles.join(', ')}; pass readable images`);
-  const out = f.out as string;
+async function writeReconstructions(model: SparK, images: string[], out: string, seed: number, device: string): Promise<void> {
+  if (device !== 'cpu') model.to(device);
+  // Warnings off (the error below names the files, on one line), and the loader's own error for "all
+  // unreadable" replaced by the same one: it suggests --data_path, which this command does not have.
+  const loader = createLoader({ files: images, inputSize: model.inputSize, batchSize: images.length, augment: false, workers: 0, onWarning: () => {} });
+  const batch = await (async () => {
+    try { return await loader.next(); } catch (e) { if (!loader.stats.skipped) throw e; return null; } finally { await loader.close(); }
+  })();
+  if (!batch || loader.stats.skipped) throw new Error(`could not decode ${loader.stats.skippedFiles.join(', ')}; pass readable images`);
   mkdirSync(out, { recursive: true });
   torch.tidy(() => {
     const x = torch.tensor(batch.data, { shape: batch.shape, device });
-    const active = model.mask(images.length, { generator: new torch.Generator(f.seed as number), device });
+    const active = model.mask(images.length, { generator: new torch.Generator(seed), device });
     images.forEach((img, i) => {
       const g = reconstructionGrid(model, x.narrow(0, i, 1), active.narrow(0, i, 1));
       const file = path.join(out, `${path.parse(img).name}_reconstruction.png`);
@@ -81,5 +91,4 @@ export async function reconstructCommand(argv: string[]): Promise<number> {
       console.log(`wrote ${file}`);
     }
   });
-  return 0;
 }

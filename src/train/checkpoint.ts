@@ -203,7 +203,13 @@ export function loadIntoSpark(model: SparK, c: LoadedCheckpoint, o: { strict?: b
     }
   }
   try {
-    return torch.tidy(() => target.loadStateDict(c.module, { strict }));
+    const r = torch.tidy(() => target.loadStateDict(c.module, { strict }));
+    // non-strict loading tolerates missing and extra keys, but a file of which nothing fits is another
+    // model's (or not a model's): silently training from scratch would hide the mistake
+    if (r.unexpectedKeys.length === c.module.size) {
+      throw new Error(`none of its ${c.module.size} tensors (${r.unexpectedKeys.slice(0, 3).join(', ')}${c.module.size > 3 ? ', …' : ''}) is a weight of ${what}`);
+    }
+    return r;
   } catch (e) {
     const m = (e as Error).message;
     throw new Error(`checkpoint ${c.path} does not fit ${what}${c.arch ? ` (it was saved for ${c.arch})` : ''}: ${m.replace(/^loadStateDict: /, '').slice(0, 300)}`);

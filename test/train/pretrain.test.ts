@@ -190,20 +190,27 @@ function maxAbsDiff(a: RawTensor, b: RawTensor): number {
   return d;
 }
 
-test('stopped part-way and resumed (mid-epoch and at an epoch end) equals one run straight through', async () => {
+test('stopped part-way (at an epoch end, then mid-epoch by a stop request) and resumed equals one run straight through', async () => {
   const s0 = await straight();
   const losses = s0.losses.map(([, l]) => l);
   assert.ok(new Set(losses).size === losses.length && Math.abs(losses[5] - losses[0]) > 1e-3,
     `the losses move from step to step (else the comparison below proves little): ${losses}`);
 
-  // 2 iterations (an epoch end: the reconstruction picture is drawn after the save), then 1 (stops
+  // 2 iterations (an epoch end: the reconstruction picture is drawn after the save), then 1 (stopped
   // mid-epoch), then the rest; each resumes from the previous run's spark-style checkpoint
   const dir = path.join(root, 'exp-resumed');
   const ckpt = path.join(dir, sparkStyleName('resnet18'));
   const a = await pretrain(options({ dataPath: data, expDir: dir, maxIters: 2 }));
   assert.deepEqual([a.iters, a.interrupted], [2, false]);
-  const b = await pretrain(options({ dataPath: data, expDir: dir, maxIters: 1, resumeFrom: ckpt }));
-  assert.equal(b.iters, 1);
+  // b is stopped as a signal stops the CLI's run: its handler sets a flag, and like a signal handler
+  // ours runs only on an event-loop turn (a setImmediate queued when the first progress line is
+  // printed). The run must notice it at the end of that step, not steps later.
+  let stop = false;
+  const out = new Writable({
+    write(chunk, _enc, cb) { if (/\[ep\d+\/\d+\]/.test(String(chunk))) setImmediate(() => { stop = true; }); cb(); },
+  });
+  const b = await pretrain(options({ dataPath: data, expDir: dir, resumeFrom: ckpt, stdout: out, stopRequested: () => stop }));
+  assert.deepEqual([b.iters, b.interrupted], [1, true], 'stopped at the end of the step during which the stop was requested');
   const c = await pretrain(options({ dataPath: data, expDir: dir, resumeFrom: ckpt }));
   assert.equal(c.iters, 3);
 
