@@ -73,6 +73,10 @@ test('wrong argument types are TypeErrors naming the op, the argument and what i
     [() => torch.indexSelect(x, 0, [0] as never), /^index_select: argument 2 'index' must be a Tensor$/],
     [() => torch.cat([x, 3] as never), /^cat: argument 0 'tensors' must be an array of live Tensors$/],
     [() => torch.zeros(3 as never), /^zeros: argument 0 'size' must be an array of integers$/],
+    // a Generator where a Tensor goes and the reverse: refused, not misread as the other native type
+    [() => x.add(new torch.Generator(1) as never), /^add: argument 1 'other' must be a Tensor or a number$/],
+    [() => torch.randn([2], { generator: x as never }), /^randn: argument 1 'generator' must be a Generator$/],
+    [() => x.mul({ handle: {} } as never), /^mul: argument 1 'other' must be a Tensor or a number$/],
   ];
   for (const [fn, re] of cases) {
     const e = caught(fn);
