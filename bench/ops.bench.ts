@@ -35,7 +35,7 @@ function intArg(name: string, dflt: number, min: number): number {
 }
 const threads = intArg('--threads', torch.defaultNumThreads(), 1);
 const repeats = intArg('--repeats', 15, 1);
-const warmup = intArg('--warmup', 3, 0);
+const warmup = intArg('--warmup', 2, 0);
 // Pause between switching sides: OpenMP and OpenBLAS worker threads busy-wait for a while after their
 // last job (OpenBLAS ~0.1 s); without a pause one side's spinning threads would eat the next side's cores.
 const settleMs = intArg('--settle-ms', 150, 0);
@@ -75,7 +75,7 @@ const ops: Op[] = [
     name: 'matmul',
     label: `matmul ${M}×${M}×${M} float32`,
     flops: 2 * M * M * M,
-    inner: 5,
+    inner: 10,
     run: () => torch.tidy(() => { torch.matmul(a, b); }),
   },
 ];
