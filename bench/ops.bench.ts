@@ -34,7 +34,7 @@ function intArg(name: string, dflt: number, min: number): number {
   return v;
 }
 const threads = intArg('--threads', torch.defaultNumThreads(), 1);
-const repeats = intArg('--repeats', 15, 1);
+const repeats = intArg('--repeats', 21, 1);
 const warmup = intArg('--warmup', 2, 0);
 // Pause between switching sides: OpenMP and OpenBLAS worker threads busy-wait for a while after their
 // last job (OpenBLAS ~0.1 s); without a pause one side's spinning threads would eat the next side's cores.
