@@ -249,7 +249,9 @@ export function dropPath(x: Tensor, dropProb: number, training: boolean, scaleBy
     const t = empty(shape, { dtype: x.dtype, device: x.device }).bernoulli_(keepProb);
     return keepProb > 0 && scaleByKeep ? t.div_(keepProb) : t;
   });
-  return x.mul(r);
+  const y = x.mul(r);
+  r.dispose(); // not left for tidy/GC: autograd holds its own reference to the mask
+  return y;
 }
 
 export class DropPath extends Module<[Tensor, ForwardContext?], Tensor> {
