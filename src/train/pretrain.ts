@@ -260,9 +260,13 @@ async function runPretrain(o: PretrainOptions, onExit: (fn: () => unknown) => vo
   let it = startIter, interrupted = false;
   const t0 = Date.now();
   let stepStart = Date.now();
+  // time spent waiting for the loader in this epoch: ~0 means the step is never starved of data
+  let dataWaitMs = 0, epochStartMs = Date.now();
   try {
     while (it < endIter) {
+      const waitStart = Date.now();
       const batch = firstBatch ?? await loader.next();
+      dataWaitMs += Date.now() - waitStart;
       firstBatch = undefined;
       const epoch = Math.floor(it / ipe);
       const { loss, gradNorm, lrNow, wdNow } = torch.tidy(() => {
@@ -313,7 +317,10 @@ async function runPretrain(o: PretrainOptions, onExit: (fn: () => unknown) => vo
           const remain = (elapsed / (it - startIter)) * (totalIters - it);
           log.log({ cur_ep: `${epoch + 1}/${o.ep}`, last_L: lastLoss, min_L: minLoss, rema: formatDuration(remain),
             fini: new Date(Date.now() + remain * 1000).toISOString(), lr: lrNow, wd: wdNow, img_per_s: imgPerSec, iter: it,
+            data_wait_pct: Math.round(1000 * dataWaitMs / Math.max(1, Date.now() - epochStartMs)) / 10,
             skipped_images: loader.stats.skipped });
+          tb.addScalar('perf/data_wait_pct', 100 * dataWaitMs / Math.max(1, Date.now() - epochStartMs), epoch);
+          dataWaitMs = 0; epochStartMs = Date.now();
           tb.addScalar('train/min_loss', minLoss, epoch);
           bar.log(`  [*] [ep${epoch}/${o.ep}]  Min/Last Recon Loss: ${minLoss.toFixed(4)} ${lastLoss.toFixed(4)},  Remain: ${formatDuration(remain)}`);
           if ((epoch + 1) % Math.max(1, o.visEvery) === 0 || it === totalIters || epoch === 0) writeVis(epoch);
