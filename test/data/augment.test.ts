@@ -10,6 +10,10 @@ import {
   sampleFlip,
 } from '../../src/data/augment.js';
 import { Rng } from '../../src/data/rng.js';
+import { checkNoLeaks } from '../helpers.js';
+
+// every test file ends with the native tensor count back at its start
+checkNoLeaks();
 
 test('pyRound rounds halves to even like Python 3', () => {
   // Python: [round(v) for v in (0.5, 1.5, 2.5, 3.5, -0.5, -1.5, 2.4999, 2.5001)] == [0, 2, 2, 4, 0, -2, 2, 3]

@@ -6,6 +6,10 @@ import sharp from 'sharp';
 import { decodeBmp, isBmp } from '../../src/data/bmp.js';
 import { loadSample } from '../../src/data/sample.js';
 import { encodeBmp24, rmrf, syntheticRgb, tempDir } from './fixtures.js';
+import { checkNoLeaks } from '../helpers.js';
+
+// every test file ends with the native tensor count back at its start
+checkNoLeaks();
 
 function header(opts: { width: number; height: number; bpp: number; compression?: number; dataOffset: number; fileSize: number; colors?: number }): Uint8Array {
   const b = new Uint8Array(54);

@@ -4,6 +4,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DEMO_DATA_ENV, demoDataPath, repoRoot } from '../../src/data/demo.js';
 import { rmrf, tempDir } from './fixtures.js';
+import { checkNoLeaks } from '../helpers.js';
+
+// every test file ends with the native tensor count back at its start
+checkNoLeaks();
 
 test('repoRoot finds the project; demoDataPath names the fetch script when the data is missing', () => {
   assert.ok(fs.existsSync(path.join(repoRoot(), 'scripts', 'fetch-demo-data.sh')));

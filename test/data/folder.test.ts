@@ -4,6 +4,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { listImages, resolveImageRoot } from '../../src/data/folder.js';
 import { rmrf, tempDir } from './fixtures.js';
+import { checkNoLeaks } from '../helpers.js';
+
+// every test file ends with the native tensor count back at its start
+checkNoLeaks();
 
 function touch(root: string, ...rels: string[]): void {
   for (const r of rels) {

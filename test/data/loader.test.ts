@@ -6,6 +6,10 @@ import sharp from 'sharp';
 import { createLoader, type Batch, type LoaderOptions, type LoaderStats } from '../../src/data/loader.js';
 import { IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD } from '../../src/data/augment.js';
 import { makeDataset, rmrf, syntheticRgb, tempDir } from './fixtures.js';
+import { checkNoLeaks } from '../helpers.js';
+
+// every test file ends with the native tensor count back at its start
+checkNoLeaks();
 
 const S = 32;
 let good: { root: string; bad: string[] };

@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng, hashSeed, mix32, permutation } from '../../src/data/rng.js';
+import { checkNoLeaks } from '../helpers.js';
+
+// every test file ends with the native tensor count back at its start
+checkNoLeaks();
 
 test('same seed gives the same stream, different seeds differ', () => {
   const a = new Rng(42), b = new Rng(42), c = new Rng(43);

@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InfiniteBatchSampler } from '../../src/data/sampler.js';
+import { checkNoLeaks } from '../helpers.js';
+
+// every test file ends with the native tensor count back at its start
+checkNoLeaks();
 
 test('iterations per epoch = ceil(N/bs); every batch is full; the last one wraps to the permutation start', () => {
   const s = new InfiniteBatchSampler({ n: 10, batchSize: 4, seed: 3 });

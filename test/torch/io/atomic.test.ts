@@ -4,6 +4,10 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { writeFileAtomic } from '../../../src/torch/io/atomic.js';
 import { tmpDir } from './support.js';
+import { checkNoLeaks } from '../../helpers.js';
+
+// every test file ends with the native tensor count back at its start
+checkNoLeaks();
 
 test('writeFileAtomic replaces the file and leaves no temporary', () => {
   const dir = tmpDir();

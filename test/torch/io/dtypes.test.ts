@@ -7,6 +7,10 @@ import {
   itemSize, safetensorsCode, storageClassName,
 } from '../../../src/torch/io/dtypes.js';
 import { contiguousStrides, fromNumbers, gatherStrided, isContiguous, toNumbers } from '../../../src/torch/io/raw.js';
+import { checkNoLeaks } from '../../helpers.js';
+
+// every test file ends with the native tensor count back at its start
+checkNoLeaks();
 
 test('dtype tables: codes and storage classes map back', () => {
   for (const d of DTYPES) {

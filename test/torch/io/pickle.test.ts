@@ -5,6 +5,10 @@ import {
   PyGlobal, PyObject, PyOrderedDict, PyPersistent, PySet, PyTuple, type PyValue, pyDict, tuple,
 } from '../../../src/torch/io/pyvalue.js';
 import { pythonHas, runPython } from './support.js';
+import { checkNoLeaks } from '../../helpers.js';
+
+// every test file ends with the native tensor count back at its start
+checkNoLeaks();
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const unhex = (s: string) => new Uint8Array(Buffer.from(s.trim(), 'hex'));

@@ -13,6 +13,10 @@ import { fromNumbers, toNumbers } from '../../../src/torch/io/raw.js';
 import { ZipReader, ZipWriter } from '../../../src/torch/io/zip.js';
 import { sampleCheckpoint } from './samples.js';
 import { golden, tmpDir } from './support.js';
+import { checkNoLeaks } from '../../helpers.js';
+
+// every test file ends with the native tensor count back at its start
+checkNoLeaks();
 
 test('savePth -> loadPth gives back the same values, types and tensor sharing', () => {
   const file = path.join(tmpDir(), 'ckpt.pth');

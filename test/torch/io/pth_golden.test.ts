@@ -8,6 +8,10 @@ import { loadPthDetailed } from '../../../src/torch/io/pth.js';
 import { PyOrderedDict, PyTuple, type PyValue, isRawTensor, pyTypeName } from '../../../src/torch/io/pyvalue.js';
 import { toNumbers } from '../../../src/torch/io/raw.js';
 import { golden, parsePyJson } from './support.js';
+import { checkNoLeaks } from '../../helpers.js';
+
+// every test file ends with the native tensor count back at its start
+checkNoLeaks();
 
 interface TensorSummary { dtype: string; shape: bigint[]; sum: number; abs_sum: number }
 interface Golden {

@@ -10,6 +10,10 @@ import { PyOrderedDict, PyTuple, type PyValue, isRawTensor } from '../../../src/
 import { toNumbers } from '../../../src/torch/io/raw.js';
 import { sampleCheckpoint } from './samples.js';
 import { PYTHON, golden, tmpDir } from './support.js';
+import { checkNoLeaks } from '../../helpers.js';
+
+// every test file ends with the native tensor count back at its start
+checkNoLeaks();
 
 const NO_TORCH = 'no PyTorch: /usr/bin/python3 -c "import torch" fails (apt-get install python3-torch)';
 

@@ -7,6 +7,10 @@ import { DTYPES, type RawTensor, itemSize } from '../../../src/torch/io/dtypes.j
 import { numel, toNumbers } from '../../../src/torch/io/raw.js';
 import { SafetensorsReader, readSafetensors, writeSafetensors } from '../../../src/torch/io/safetensors.js';
 import { golden, tmpDir } from './support.js';
+import { checkNoLeaks } from '../../helpers.js';
+
+// every test file ends with the native tensor count back at its start
+checkNoLeaks();
 
 function random(dtype: RawTensor['dtype'], shape: number[]): RawTensor {
   const data = new Uint8Array(randomBytes(numel(shape) * itemSize(dtype)));

@@ -6,6 +6,10 @@ import { test } from 'node:test';
 import { writeFileAtomic } from '../../../src/torch/io/atomic.js';
 import { ZIP_ALIGNMENT, ZipReader, ZipWriter } from '../../../src/torch/io/zip.js';
 import { golden, pythonHas, runPython, tmpDir } from './support.js';
+import { checkNoLeaks } from '../../helpers.js';
+
+// every test file ends with the native tensor count back at its start
+checkNoLeaks();
 
 const entries: [string, Uint8Array][] = [
   ['archive/data.pkl', new Uint8Array(randomBytes(1234))],

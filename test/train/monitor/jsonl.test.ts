@@ -4,6 +4,10 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JsonlLogger, readJsonl } from '../../../src/train/monitor/jsonl.js';
+import { checkNoLeaks } from '../../helpers.js';
+
+// every test file ends with the native tensor count back at its start
+checkNoLeaks();
 
 test('JsonlLogger appends one JSON object per line, truncates on request, reads back', () => {
   const dir = mkdtempSync(join(tmpdir(), 'jsonl-'));

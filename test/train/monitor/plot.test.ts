@@ -3,6 +3,10 @@ import assert from 'node:assert/strict';
 import { formatTick, lossCurvePng, niceStep, niceTicks, renderLossCurve } from '../../../src/train/monitor/plot.js';
 import { Canvas } from '../../../src/train/monitor/raster.js';
 import { decodePng } from './pngdecode.js';
+import { checkNoLeaks } from '../../helpers.js';
+
+// every test file ends with the native tensor count back at its start
+checkNoLeaks();
 
 const BLUE = [31, 119, 180];
 

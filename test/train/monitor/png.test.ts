@@ -7,6 +7,10 @@ import { join } from 'node:path';
 import { crc32, crc32c } from '../../../src/train/monitor/crc.js';
 import { denormalize, encodePng, imageGrid, pngSize } from '../../../src/train/monitor/png.js';
 import { bitwiseCrc32, decodePng } from './pngdecode.js';
+import { checkNoLeaks } from '../../helpers.js';
+
+// every test file ends with the native tensor count back at its start
+checkNoLeaks();
 
 const CHECK = new TextEncoder().encode('123456789');
 

@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ProgressBar, formatDuration, formatNumber } from '../../../src/train/monitor/progress.js';
+import { checkNoLeaks } from '../../helpers.js';
+
+// every test file ends with the native tensor count back at its start
+checkNoLeaks();
 
 function fakeStream(isTTY: boolean, columns = 120) {
   const writes: string[] = [];

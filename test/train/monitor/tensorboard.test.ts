@@ -6,6 +6,10 @@ import { hostname, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { encodePng } from '../../../src/train/monitor/png.js';
 import { FILE_VERSION, TensorBoardWriter, readEventFile, readTfRecords } from '../../../src/train/monitor/tensorboard.js';
+import { checkNoLeaks } from '../../helpers.js';
+
+// every test file ends with the native tensor count back at its start
+checkNoLeaks();
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'tb-'));
