@@ -4,24 +4,10 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-/** The repository root: the nearest folder above this file with sparkts's package.json. */
-export function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = path.join(dir, 'package.json');
-    if (fs.existsSync(pkg) && JSON.parse(fs.readFileSync(pkg, 'utf8')).name === 'sparkts') return dir;
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('cannot find the sparkts repository root above the test file');
-    dir = up;
-  }
-}
-
-/** ../shared beside the repository, or $SPARKTS_SHARED. */
-export function sharedDir(): string {
-  return process.env.SPARKTS_SHARED ?? path.resolve(repoRoot(), '../shared');
-}
+// the repository root and ../shared: one definition, in test/helpers.ts
+export { repoRoot, sharedDir } from '../../helpers.js';
+import { sharedDir } from '../../helpers.js';
 
 export function golden(name: string): string {
   return path.join(sharedDir(), 'golden', name);
