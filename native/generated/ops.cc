@@ -561,7 +561,7 @@ static Napi::Value op_pow(const Napi::CallbackInfo& info) {
   OpCall c(info, "pow");
   at::Tensor self = c.tensor(0, "self");
   at::Tensor exponent = c.tensorOrScalar(1, "exponent");
-  return c.guard([&] { return c.ret(at::pow(self, exponent)); });
+  return c.guard([&] { return c.ret(exponent.unsafeGetTensorImpl()->is_wrapped_number() ? at::pow(self, exponent.item()) : at::pow(self, exponent)); });
 }
 
 static Napi::Value op_rsub(const Napi::CallbackInfo& info) {
