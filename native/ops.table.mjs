@@ -177,6 +177,9 @@ export const OPS = [
   ['uniform_(Tensor self, float from=0, float to=1, Generator? generator=None) -> self', { call: '.uniform_' }],
   ['normal_(Tensor self, float mean=0, float std=1, Generator? generator=None) -> self', { call: '.normal_' }],
   ['bernoulli_(Tensor self, float p=0.5, Generator? generator=None) -> self', { call: '.bernoulli_' }],
+  // timm's ReLU(inplace=True) and SparK's ReLU6(inplace=True) (F.relu6 inplace = hardtanh_(0, 6))
+  ['relu_(Tensor self) -> self', { call: 'at::relu_', diff: true }],
+  ['relu6_(Tensor self) -> self', { cpp: 'at::hardtanh_(self, 0, 6)', diff: true }],
 
   // ---- neural network functions ------------------------------------------------------------------------
   ['conv2d(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] dilation=1, int groups=1) -> Tensor', { diff: true }],

@@ -1207,6 +1207,18 @@ static Napi::Value op_bernoulli_(const Napi::CallbackInfo& info) {
   return c.guard([&] { self.bernoulli_(p, generator); return c.env().Undefined(); });
 }
 
+static Napi::Value op_relu_(const Napi::CallbackInfo& info) {
+  OpCall c(info, "relu_");
+  at::Tensor self = c.tensor(0, "self");
+  return c.guard([&] { at::relu_(self); return c.env().Undefined(); });
+}
+
+static Napi::Value op_relu6_(const Napi::CallbackInfo& info) {
+  OpCall c(info, "relu6_");
+  at::Tensor self = c.tensor(0, "self");
+  return c.guard([&] { at::hardtanh_(self, 0, 6); return c.env().Undefined(); });
+}
+
 static Napi::Value op_conv2d(const Napi::CallbackInfo& info) {
   OpCall c(info, "conv2d");
   at::Tensor input = c.tensor(0, "input");
@@ -1606,6 +1618,8 @@ void registerGeneratedOps(Napi::Env env, Napi::Object e) {
   e.Set("uniform_", Napi::Function::New(env, op_uniform_, "uniform_"));
   e.Set("normal_", Napi::Function::New(env, op_normal_, "normal_"));
   e.Set("bernoulli_", Napi::Function::New(env, op_bernoulli_, "bernoulli_"));
+  e.Set("relu_", Napi::Function::New(env, op_relu_, "relu_"));
+  e.Set("relu6_", Napi::Function::New(env, op_relu6_, "relu6_"));
   e.Set("conv2d", Napi::Function::New(env, op_conv2d, "conv2d"));
   e.Set("conv_transpose2d", Napi::Function::New(env, op_conv_transpose2d, "conv_transpose2d"));
   e.Set("max_pool2d", Napi::Function::New(env, op_max_pool2d, "max_pool2d"));

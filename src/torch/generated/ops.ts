@@ -845,6 +845,18 @@ export function bernoulli_(self: Tensor, p: number = 0.5, generator: Generator |
   return self;
 }
 
+/** `relu_` (differentiable) */
+export function relu_(self: Tensor): Tensor {
+  native.ops.relu_(self.handle);
+  return self;
+}
+
+/** `relu6_` (differentiable) */
+export function relu6_(self: Tensor): Tensor {
+  native.ops.relu6_(self.handle);
+  return self;
+}
+
 /** `conv2d` (differentiable) */
 export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null = null, stride: number | number[] = 1, padding: number | number[] = 0, dilation: number | number[] = 1, groups: number = 1): Tensor {
   return wrap(native.ops.conv2d(input.handle, weight.handle, bias === null ? null : bias.handle, stride, padding, dilation, groups));
@@ -1122,6 +1134,8 @@ declare module '../tensor.js' {
     uniform_(from?: number, to?: number, generator?: Generator | null): Tensor;
     normal_(mean?: number, std?: number, generator?: Generator | null): Tensor;
     bernoulli_(p?: number, generator?: Generator | null): Tensor;
+    relu_(): Tensor;
+    relu6_(): Tensor;
     maxPool2d(kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceilMode?: boolean): Tensor;
     avgPool2d(kernelSize: number | number[], stride?: number | number[], padding?: number | number[], ceilMode?: boolean, countIncludePad?: boolean, divisorOverride?: number | null): Tensor;
     adaptiveAvgPool2d(outputSize: number | number[]): Tensor;
@@ -1568,6 +1582,12 @@ Tensor.prototype.normal_ = function (this: Tensor, ...args: unknown[]) {
 } as never;
 Tensor.prototype.bernoulli_ = function (this: Tensor, ...args: unknown[]) {
   return (bernoulli_ as (...a: unknown[]) => unknown)(this, ...args);
+} as never;
+Tensor.prototype.relu_ = function (this: Tensor, ...args: unknown[]) {
+  return (relu_ as (...a: unknown[]) => unknown)(this, ...args);
+} as never;
+Tensor.prototype.relu6_ = function (this: Tensor, ...args: unknown[]) {
+  return (relu6_ as (...a: unknown[]) => unknown)(this, ...args);
 } as never;
 Tensor.prototype.maxPool2d = function (this: Tensor, ...args: unknown[]) {
   return (maxPool2d as (...a: unknown[]) => unknown)(this, ...args);
