@@ -42,10 +42,12 @@ at::Tensor gatherRows(const at::Tensor& x, const Visible& v) {
 // (K,C) -> contiguous (N,C,H,W), zero at masked positions. The reference builds its output with
 // zeros_like of a permuted view, which is contiguous NCHW; matching that layout matters because
 // the kernels downstream (conv, batch norm) accumulate in a layout-dependent order.
+// The map itself is returned, not a view of it: a custom Function's view output may not be modified
+// in place, and the in-place ReLU after a sparse BatchNorm (timm's) does exactly that.
 at::Tensor scatterRows(const at::Tensor& rows, const Visible& v, at::IntArrayRef nchw) {
-  at::Tensor out = at::zeros({nchw[0], nchw[1], nchw[2] * nchw[3]}, rows.options());
-  out.transpose(1, 2).index_put_({v.n, v.hw}, rows);
-  return out.view({nchw[0], nchw[1], nchw[2], nchw[3]});
+  at::Tensor out = at::zeros({nchw[0], nchw[1], nchw[2], nchw[3]}, rows.options());
+  out.view({nchw[0], nchw[1], nchw[2] * nchw[3]}).transpose(1, 2).index_put_({v.n, v.hw}, rows);
+  return out;
 }
 
 struct MaskedRows : public torch::autograd::Function<MaskedRows> {

@@ -41,6 +41,16 @@ export interface ResNetOptions {
   skipInit?: boolean;
 }
 
+const { consume } = nn;
+
+/** downsample (1×1 conv, BN) on the block input, freeing the conv output once normalised. */
+function shortcutOf(downsample: nn.Sequential | null, x: Tensor, ctx?: ForwardContext): Tensor {
+  if (!downsample) return x;
+  let y = x;
+  for (const m of downsample.children()) y = y === x ? m.forward(y, ctx) as Tensor : consume(y, (t) => m.forward(t, ctx) as Tensor);
+  return y;
+}
+
 /** The residual blocks' common surface. */
 export interface ResNetBlock extends nn.Module {
   forward(x: Tensor, ctx?: ForwardContext): Tensor;
@@ -69,10 +79,10 @@ export class BasicBlock extends nn.Module<[Tensor, ForwardContext?], Tensor> imp
     // registration order = timm's __init__ order = state-dict order
     this.conv1 = this.registerModule('conv1', new nn.Conv2d(inplanes, planes, 3, { stride, padding: 1, bias: false }));
     this.bn1 = this.registerModule('bn1', new nn.BatchNorm2d(planes));
-    this.act1 = this.registerModule('act1', new nn.ReLU());
+    this.act1 = this.registerModule('act1', new nn.ReLU(true));
     this.conv2 = this.registerModule('conv2', new nn.Conv2d(planes, outplanes, 3, { padding: 1, bias: false }));
     this.bn2 = this.registerModule('bn2', new nn.BatchNorm2d(outplanes));
-    this.act2 = this.registerModule('act2', new nn.ReLU());
+    this.act2 = this.registerModule('act2', new nn.ReLU(true));
     this.downsample = downsample ? this.registerModule('downsample', downsample) : null;
     this.dropPath = o.dropPath ? this.registerModule('drop_path', new nn.DropPath(o.dropPath)) : null;
   }
@@ -80,11 +90,16 @@ export class BasicBlock extends nn.Module<[Tensor, ForwardContext?], Tensor> imp
   zeroInitLastBn(): void { nn.init.zeros_(this.bn2.weight!); }
 
   forward(x: Tensor, ctx?: ForwardContext): Tensor {
-    let y = this.act1.forward(this.bn1.forward(this.conv1.forward(x, ctx), ctx));
-    y = this.bn2.forward(this.conv2.forward(y, ctx), ctx);
-    if (this.dropPath) y = this.dropPath.forward(y);
-    const shortcut = this.downsample ? this.downsample.forward(x, ctx) : x;
-    return this.act2.forward(y.add(shortcut));
+    // timm: ReLU(inplace=True), `x += shortcut`; intermediates freed as they are consumed
+    let y = consume(this.conv1.forward(x, ctx), (t) => this.bn1.forward(t, ctx));
+    y = this.act1.forward(y);
+    y = consume(y, (t) => this.conv2.forward(t, ctx));
+    y = consume(y, (t) => this.bn2.forward(t, ctx));
+    if (this.dropPath) y = consume(y, (t) => this.dropPath!.forward(t));
+    const shortcut = shortcutOf(this.downsample, x, ctx);
+    y.add_(shortcut);
+    if (shortcut !== x) shortcut.dispose();
+    return this.act2.forward(y);
   }
 }
 
@@ -110,13 +125,13 @@ export class Bottleneck extends nn.Module<[Tensor, ForwardContext?], Tensor> imp
     const outplanes = planes * Bottleneck.expansion;
     this.conv1 = this.registerModule('conv1', new nn.Conv2d(inplanes, width, 1, { bias: false }));
     this.bn1 = this.registerModule('bn1', new nn.BatchNorm2d(width));
-    this.act1 = this.registerModule('act1', new nn.ReLU());
+    this.act1 = this.registerModule('act1', new nn.ReLU(true));
     this.conv2 = this.registerModule('conv2', new nn.Conv2d(width, width, 3, { stride, padding: 1, groups: cardinality, bias: false }));
     this.bn2 = this.registerModule('bn2', new nn.BatchNorm2d(width));
-    this.act2 = this.registerModule('act2', new nn.ReLU());
+    this.act2 = this.registerModule('act2', new nn.ReLU(true));
     this.conv3 = this.registerModule('conv3', new nn.Conv2d(width, outplanes, 1, { bias: false }));
     this.bn3 = this.registerModule('bn3', new nn.BatchNorm2d(outplanes));
-    this.act3 = this.registerModule('act3', new nn.ReLU());
+    this.act3 = this.registerModule('act3', new nn.ReLU(true));
     this.downsample = downsample ? this.registerModule('downsample', downsample) : null;
     this.dropPath = o.dropPath ? this.registerModule('drop_path', new nn.DropPath(o.dropPath)) : null;
   }
@@ -124,12 +139,19 @@ export class Bottleneck extends nn.Module<[Tensor, ForwardContext?], Tensor> imp
   zeroInitLastBn(): void { nn.init.zeros_(this.bn3.weight!); }
 
   forward(x: Tensor, ctx?: ForwardContext): Tensor {
-    let y = this.act1.forward(this.bn1.forward(this.conv1.forward(x, ctx), ctx));
-    y = this.act2.forward(this.bn2.forward(this.conv2.forward(y, ctx), ctx));
-    y = this.bn3.forward(this.conv3.forward(y, ctx), ctx);
-    if (this.dropPath) y = this.dropPath.forward(y);
-    const shortcut = this.downsample ? this.downsample.forward(x, ctx) : x;
-    return this.act3.forward(y.add(shortcut));
+    // timm: ReLU(inplace=True), `x += shortcut`; intermediates freed as they are consumed
+    let y = consume(this.conv1.forward(x, ctx), (t) => this.bn1.forward(t, ctx));
+    y = this.act1.forward(y);
+    y = consume(y, (t) => this.conv2.forward(t, ctx));
+    y = consume(y, (t) => this.bn2.forward(t, ctx));
+    y = this.act2.forward(y);
+    y = consume(y, (t) => this.conv3.forward(t, ctx));
+    y = consume(y, (t) => this.bn3.forward(t, ctx));
+    if (this.dropPath) y = consume(y, (t) => this.dropPath!.forward(t));
+    const shortcut = shortcutOf(this.downsample, x, ctx);
+    y.add_(shortcut);
+    if (shortcut !== x) shortcut.dispose();
+    return this.act3.forward(y);
   }
 }
 
@@ -207,7 +229,7 @@ export class ResNet extends nn.Module<[Tensor, EncoderForwardOptions?], Tensor |
     // makes a seeded model reproduce timm's weights.
     this.conv1 = this.registerModule('conv1', new nn.Conv2d(inChans, stemWidth, 7, { stride: 2, padding: 3, bias: false }));
     this.bn1 = this.registerModule('bn1', new nn.BatchNorm2d(stemWidth));
-    this.act1 = this.registerModule('act1', new nn.ReLU());
+    this.act1 = this.registerModule('act1', new nn.ReLU(true));
     this.maxpool = this.registerModule('maxpool', new nn.MaxPool2d(3, { stride: 2, padding: 1 }));
 
     // timm's make_blocks (output_stride 32: no dilation; down_kernel_size 1: plain 1×1 conv shortcut)
@@ -277,8 +299,8 @@ export class ResNet extends nn.Module<[Tensor, EncoderForwardOptions?], Tensor |
   override forward(x: Tensor, opts: EncoderForwardOptions = {}): Tensor | Tensor[] {
     const ctx = opts.ctx;
     if (x.ndim !== 4) throw new Error(`ResNet.forward: expected an (N, C, H, W) image batch, got shape [${x.shape}]`);
-    let y = this.act1.forward(this.bn1.forward(this.conv1.forward(x, ctx), ctx));
-    y = this.maxpool.forward(y, ctx);
+    let y = consume(this.conv1.forward(x, ctx), (t) => this.bn1.forward(t, ctx));
+    y = consume(this.act1.forward(y), (t) => this.maxpool.forward(t, ctx));
     if (opts.hierarchical) {
       const maps: Tensor[] = [];
       for (const s of this.stages) { y = s.forward(y, ctx); maps.push(y); }

@@ -3,7 +3,7 @@
 import type { Tensor } from '../torch/index.js';
 import { nn } from '../torch/index.js';
 
-const { Module, Conv2d, ConvTranspose2d, BatchNorm2d, ReLU6, Sequential, ModuleList, init } = nn;
+const { Module, Conv2d, ConvTranspose2d, BatchNorm2d, ReLU6, Sequential, ModuleList, init, consume } = nn;
 
 export class UNetBlock extends Module<[Tensor], Tensor> {
   readonly up_sample: InstanceType<typeof ConvTranspose2d>;
@@ -12,11 +12,16 @@ export class UNetBlock extends Module<[Tensor], Tensor> {
     super();
     this.up_sample = this.registerModule('up_sample', new ConvTranspose2d(cin, cin, 4, { stride: 2, padding: 1, bias: true }));
     this.conv = this.registerModule('conv', new Sequential(
-      new Conv2d(cin, cin, 3, { padding: 1, bias: false }), new BatchNorm2d(cin), new ReLU6(),
+      new Conv2d(cin, cin, 3, { padding: 1, bias: false }), new BatchNorm2d(cin), new ReLU6(true),
       new Conv2d(cin, cout, 3, { padding: 1, bias: false }), new BatchNorm2d(cout),
     ));
   }
-  forward(x: Tensor): Tensor { return this.conv.forward(this.up_sample.forward(x)); }
+  /** The reference's up_sample then conv; each intermediate map is freed once the next layer has it. */
+  forward(x: Tensor): Tensor {
+    let y = this.up_sample.forward(x);
+    for (const m of this.conv.children()) y = consume(y, (t) => m.forward(t) as Tensor);
+    return y;
+  }
 }
 
 export class LightDecoder extends Module<[(Tensor | null)[]], Tensor> {
@@ -54,12 +59,17 @@ export class LightDecoder extends Module<[(Tensor | null)[]], Tensor> {
   /** toDec: densified maps from the smallest to the largest (fewer than the blocks is fine). */
   forward(toDec: (Tensor | null)[]): Tensor {
     let x: Tensor | null = null;
+    let ours = false;   // x is a map made here (freed once consumed), not the caller's toDec[0]
     this.dec.children().forEach((block, i) => {
       const d = toDec[i];
-      if (d) x = x === null ? d : x.add(d);
+      if (d) {
+        if (x === null) x = d;
+        else { x = ours ? consume(x, (t) => t.add(d)) : x.add(d); ours = true; }
+      }
       if (x === null) throw new Error('LightDecoder: the first densified map is missing');
-      x = (block as UNetBlock).forward(x);
+      x = ours ? consume(x, (t) => (block as UNetBlock).forward(t)) : (block as UNetBlock).forward(x);
+      ours = true;
     });
-    return this.proj.forward(x!);
+    return consume(x!, (t) => this.proj.forward(t));
   }
 }

@@ -118,22 +118,32 @@ export class SparK extends Module {
     return randomMask(batch, this.fmapSize, this.maskRatio, o);
   }
 
-  /** Encode the masked input sparsely and decode; returns the reconstruction (B,3,H,W). */
+  /**
+   * Encode the masked input sparsely and decode; returns the reconstruction (B,3,H,W). Every other
+   * tensor made here is freed on the way out, and the densified maps as soon as they are used, as
+   * Python frees them (autograd keeps what backward needs): memory held through backward is not
+   * reused, and fresh memory costs page faults.
+   */
   private reconstruct(inp: Tensor, active: Tensor): Tensor {
-    const ctx = sparseContext(active);
-    const masked = inp.mul(ctx.mask!(inp.size(2), inp.size(3)));
-    const feats = this.sparse_encoder.forward(masked, ctx).reverse();   // smallest first
-    const toDec: (Tensor | null)[] = [];
-    let cur = active;
-    feats.forEach((f, i) => {
-      const norm = this.densify_norms.at(i) as nn.Module;
-      const scaleCtx = sparseContext(cur);
-      let x = norm.forward(f, scaleCtx) as Tensor;
-      x = torch.where(cur.expand(x.shape), x, (this.mask_tokens.at(i)).expand(x.shape));
-      toDec.push((this.densify_projs.at(i) as nn.Module).forward(x) as Tensor);
-      cur = expandMask(cur, cur.size(2) * 2, cur.size(3) * 2);
+    return torch.tidy(() => {
+      const ctx = sparseContext(active);
+      const masked = inp.mul(ctx.mask!(inp.size(2), inp.size(3)));
+      const feats = this.sparse_encoder.forward(masked, ctx).reverse();   // smallest first
+      const toDec: (Tensor | null)[] = [];
+      let cur = active;
+      feats.forEach((f, i) => {
+        const norm = this.densify_norms.at(i) as nn.Module;
+        const scaleCtx = sparseContext(cur);
+        const normed = norm.forward(f, scaleCtx) as Tensor;
+        const filled = torch.where(cur.expand(normed.shape), normed, (this.mask_tokens.at(i)).expand(normed.shape));
+        if (normed !== f) normed.dispose();
+        const projected = (this.densify_projs.at(i) as nn.Module).forward(filled) as Tensor;
+        if (projected !== filled) filled.dispose();
+        toDec.push(projected);
+        cur = expandMask(cur, cur.size(2) * 2, cur.size(3) * 2);
+      });
+      return this.dense_decoder.forward(toDec);
     });
-    return this.dense_decoder.forward(toDec);
   }
 
   /** The training loss on inp (B,3,H,W). A mask is drawn (from generator) unless given. */
@@ -142,8 +152,10 @@ export class SparK extends Module {
     const active = o.active ? checkMask(o.active, inp.size(0), this.fmapSize)
       : this.mask(inp.size(0), { generator: o.generator, device: inp.device });
     const rec = this.reconstruct(inp, active);
-    const { target } = normalizedTarget(patchify(inp, this.downsampleRatio));
-    return maskedPatchLoss(patchify(rec, this.downsampleRatio), target, active);
+    return torch.tidy(() => {   // the patches, target and per-patch losses go as soon as the loss exists
+      const { target } = normalizedTarget(patchify(inp, this.downsampleRatio));
+      return maskedPatchLoss(patchify(rec, this.downsampleRatio), target, active);
+    });
   }
 
   /** The reference's vis=True pass (run it in eval mode and noGrad). */

@@ -17,6 +17,27 @@ export function maskOutput(y: Tensor, ctx?: ForwardContext): Tensor {
   return y.mul(ctx.mask(y.size(-2), y.size(-1)));
 }
 
+/**
+ * maskOutput in place (the reference's `x *= mask`), for a layer's freshly computed output that no
+ * backward needs (conv and pooling save their inputs, not their outputs): no second feature map is
+ * allocated, which on CPU costs page faults on fresh memory — 5x the multiply itself.
+ */
+function maskOutput_(y: Tensor, ctx?: ForwardContext): Tensor {
+  return ctx?.mask ? y.mul_(ctx.mask(y.size(-2), y.size(-1))) : y;
+}
+
+/**
+ * Run `f` on `t`, then dispose `t` unless `f` returned it (an in-place op, an identity): for chains
+ * of layers whose intermediates nothing else holds. Python frees such intermediates at once by
+ * reference counting (autograd keeps its own references to what backward needs); held until the end
+ * of a step they cannot be reused, and fresh memory costs page faults — more than many kernels.
+ */
+export function consume(t: Tensor, f: (t: Tensor) => Tensor): Tensor {
+  const r = f(t);
+  if (r !== t) t.dispose();
+  return r;
+}
+
 function resetLinearLike(weight: Tensor, bias: Tensor | null): void {
   init.kaimingUniform_(weight, { a: Math.sqrt(5) });
   if (bias) {
@@ -51,7 +72,7 @@ export class Conv2d extends Module<[Tensor, ForwardContext?], Tensor> {
   }
   forward(x: Tensor, ctx?: ForwardContext): Tensor {
     const y = ops.conv2d(x, this.weight, this.bias, this.stride, this.padding, this.dilation, this.groups);
-    return maskOutput(y, ctx);
+    return maskOutput_(y, ctx);
   }
 }
 
@@ -77,7 +98,7 @@ export class ConvTranspose2d extends Module<[Tensor, ForwardContext?], Tensor> {
   }
   forward(x: Tensor, ctx?: ForwardContext): Tensor {
     const y = ops.convTranspose2d(x, this.weight, this.bias, this.stride, this.padding, this.outputPadding, this.groups, this.dilation);
-    return maskOutput(y, ctx);
+    return maskOutput_(y, ctx);
   }
 }
 
@@ -135,8 +156,14 @@ export class BatchNorm extends Module<[Tensor, ForwardContext?], Tensor> {
   forward(x: Tensor, ctx?: ForwardContext): Tensor {
     if (ctx?.mask && x.ndim === 4) {
       const mask = ctx.mask(x.size(2), x.size(3));
+      // the gathered and the normalised rows are freed at once, as Python frees them (batch_norm's
+      // autograd keeps its own reference to the rows it needs): memory held to the end of the step
+      // is not reused, and fresh memory costs page faults
       const rows = ops.maskedRows(x, mask);
-      return ops.rowsToMasked(this.normalize(rows), mask);
+      const normed = this.normalize(rows);
+      const out = ops.rowsToMasked(normed, mask);
+      normed.dispose(); rows.dispose();
+      return out;
     }
     return this.normalize(x);
   }
@@ -193,8 +220,16 @@ export class GroupNorm extends Module<[Tensor, ForwardContext?], Tensor> {
   forward(x: Tensor): Tensor { return ops.groupNorm(x, this.numGroups, this.weight, this.bias, this.eps); }
 }
 
-export class ReLU extends Module<[Tensor, ForwardContext?], Tensor> { forward(x: Tensor): Tensor { return x.relu(); } }
-export class ReLU6 extends Module<[Tensor, ForwardContext?], Tensor> { forward(x: Tensor): Tensor { return x.relu6(); } }
+/** inplace (PyTorch's ReLU(inplace=True)): overwrite and return the input, as timm's ResNet blocks do. */
+export class ReLU extends Module<[Tensor, ForwardContext?], Tensor> {
+  constructor(readonly inplace = false) { super(); }
+  forward(x: Tensor): Tensor { return this.inplace ? x.relu_() : x.relu(); }
+}
+/** inplace (PyTorch's ReLU6(inplace=True)): overwrite and return the input, as SparK's decoder does. */
+export class ReLU6 extends Module<[Tensor, ForwardContext?], Tensor> {
+  constructor(readonly inplace = false) { super(); }
+  forward(x: Tensor): Tensor { return this.inplace ? x.relu6_() : x.relu6(); }
+}
 export class SiLU extends Module<[Tensor, ForwardContext?], Tensor> { forward(x: Tensor): Tensor { return x.silu(); } }
 export class Sigmoid extends Module<[Tensor, ForwardContext?], Tensor> { forward(x: Tensor): Tensor { return x.sigmoid(); } }
 export class GELU extends Module<[Tensor, ForwardContext?], Tensor> {
@@ -211,7 +246,7 @@ export class MaxPool2d extends Module<[Tensor, ForwardContext?], Tensor> {
   }
   readonly padding: [number, number]; readonly dilation: [number, number]; readonly ceilMode: boolean;
   forward(x: Tensor, ctx?: ForwardContext): Tensor {
-    return maskOutput(ops.maxPool2d(x, this.kernelSize, this.stride, this.padding, this.dilation, this.ceilMode), ctx);
+    return maskOutput_(ops.maxPool2d(x, this.kernelSize, this.stride, this.padding, this.dilation, this.ceilMode), ctx);
   }
 }
 
@@ -225,7 +260,7 @@ export class AvgPool2d extends Module<[Tensor, ForwardContext?], Tensor> {
   }
   readonly ceilMode: boolean; readonly countIncludePad: boolean;
   forward(x: Tensor, ctx?: ForwardContext): Tensor {
-    return maskOutput(ops.avgPool2d(x, this.kernelSize, this.stride, this.padding, this.ceilMode, this.countIncludePad), ctx);
+    return maskOutput_(ops.avgPool2d(x, this.kernelSize, this.stride, this.padding, this.ceilMode, this.countIncludePad), ctx);
   }
 }
 
