@@ -51,6 +51,16 @@ function shortcutOf(downsample: nn.Sequential | null, x: Tensor, ctx?: ForwardCo
   return y;
 }
 
+/** The end of both blocks, as timm: drop path, `x += shortcut` in place, then the last activation. */
+function residualTail(block: { dropPath: nn.DropPath | null; downsample: nn.Sequential | null }, y: Tensor, x: Tensor,
+  ctx: ForwardContext | undefined, act: nn.ReLU): Tensor {
+  if (block.dropPath) y = consume(y, (t) => block.dropPath!.forward(t));
+  const shortcut = shortcutOf(block.downsample, x, ctx);
+  y.add_(shortcut);
+  if (shortcut !== x) shortcut.dispose();
+  return act.forward(y);
+}
+
 /** The residual blocks' common surface. */
 export interface ResNetBlock extends nn.Module {
   forward(x: Tensor, ctx?: ForwardContext): Tensor;
@@ -95,11 +105,7 @@ export class BasicBlock extends nn.Module<[Tensor, ForwardContext?], Tensor> imp
     y = this.act1.forward(y);
     y = consume(y, (t) => this.conv2.forward(t, ctx));
     y = consume(y, (t) => this.bn2.forward(t, ctx));
-    if (this.dropPath) y = consume(y, (t) => this.dropPath!.forward(t));
-    const shortcut = shortcutOf(this.downsample, x, ctx);
-    y.add_(shortcut);
-    if (shortcut !== x) shortcut.dispose();
-    return this.act2.forward(y);
+    return residualTail(this, y, x, ctx, this.act2);
   }
 }
 
@@ -147,11 +153,7 @@ export class Bottleneck extends nn.Module<[Tensor, ForwardContext?], Tensor> imp
     y = this.act2.forward(y);
     y = consume(y, (t) => this.conv3.forward(t, ctx));
     y = consume(y, (t) => this.bn3.forward(t, ctx));
-    if (this.dropPath) y = consume(y, (t) => this.dropPath!.forward(t));
-    const shortcut = shortcutOf(this.downsample, x, ctx);
-    y.add_(shortcut);
-    if (shortcut !== x) shortcut.dispose();
-    return this.act3.forward(y);
+    return residualTail(this, y, x, ctx, this.act3);
   }
 }
 
