@@ -53,6 +53,16 @@ export class Identity extends Module<[Tensor, ForwardContext?], Tensor> {
 
 export interface Conv2dOptions { stride?: Pair; padding?: Pair; dilation?: Pair; groups?: number; bias?: boolean }
 
+/** Stride/padding/dilation as pairs and the groups check, shared by Conv2d and ConvTranspose2d. */
+function convGeometry(layer: string, inChannels: number, outChannels: number, o: Conv2dOptions):
+  { stride: [number, number]; padding: [number, number]; dilation: [number, number]; groups: number } {
+  const groups = o.groups ?? 1;
+  if (inChannels % groups || outChannels % groups) {
+    throw new Error(`${layer}: in (${inChannels}) and out (${outChannels}) channels must be divisible by groups (${groups})`);
+  }
+  return { stride: pair(o.stride ?? 1), padding: pair(o.padding ?? 0), dilation: pair(o.dilation ?? 1), groups };
+}
+
 export class Conv2d extends Module<[Tensor, ForwardContext?], Tensor> {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
@@ -62,9 +72,7 @@ export class Conv2d extends Module<[Tensor, ForwardContext?], Tensor> {
   readonly groups: number;
   constructor(readonly inChannels: number, readonly outChannels: number, readonly kernelSize: Pair, o: Conv2dOptions = {}) {
     super();
-    this.stride = pair(o.stride ?? 1); this.padding = pair(o.padding ?? 0); this.dilation = pair(o.dilation ?? 1);
-    this.groups = o.groups ?? 1;
-    if (inChannels % this.groups || outChannels % this.groups) throw new Error(`Conv2d: in (${inChannels}) and out (${outChannels}) channels must be divisible by groups (${this.groups})`);
+    ({ stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups } = convGeometry('Conv2d', inChannels, outChannels, o));
     const [kh, kw] = pair(kernelSize);
     this.weight = this.registerParameter('weight', empty([outChannels, inChannels / this.groups, kh, kw]));
     this.bias = this.registerParameter('bias', o.bias === false ? null : empty([outChannels]));
@@ -87,9 +95,8 @@ export class ConvTranspose2d extends Module<[Tensor, ForwardContext?], Tensor> {
   constructor(readonly inChannels: number, readonly outChannels: number, kernelSize: Pair,
     o: Conv2dOptions & { outputPadding?: Pair } = {}) {
     super();
-    this.stride = pair(o.stride ?? 1); this.padding = pair(o.padding ?? 0); this.dilation = pair(o.dilation ?? 1);
-    this.outputPadding = pair(o.outputPadding ?? 0); this.groups = o.groups ?? 1;
-    if (inChannels % this.groups || outChannels % this.groups) throw new Error(`ConvTranspose2d: in (${inChannels}) and out (${outChannels}) channels must be divisible by groups (${this.groups})`);
+    ({ stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups } = convGeometry('ConvTranspose2d', inChannels, outChannels, o));
+    this.outputPadding = pair(o.outputPadding ?? 0);
     const [kh, kw] = pair(kernelSize);
     // PyTorch's transposed-conv weight layout: (in, out/groups, kh, kw)
     this.weight = this.registerParameter('weight', empty([inChannels, outChannels / this.groups, kh, kw]));
