@@ -4,11 +4,10 @@ import { mkdirSync, existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as torch from '../torch/index.js';
 import { writeFileAtomic } from '../torch/io/atomic.js';
-import { createPretrainEncoder, isModelName, listModels } from '../models/index.js';
-import { SparK, type DensifyNorm } from '../spark/index.js';
+import type { SparK } from '../spark/index.js';
 import { createLoader } from '../data/index.js';
-import { loadCheckpoint, loadIntoSpark, disposeCheckpoint, type LoadedCheckpoint } from '../train/checkpoint.js';
 import { reconstructionGrid } from '../train/visualize.js';
+import { loadReconstructionModel, disposeModel } from '../train/reconstruct.js';
 import { parseArgs, helpText, UsageError, type FlagSpecs } from './args.js';
 
 const FLAGS: FlagSpecs = {
@@ -22,25 +21,6 @@ const FLAGS: FlagSpecs = {
 };
 const USAGE = 'usage: spark reconstruct --ckpt FILE --image IMG [IMG…] [--mask R] [--seed S] [--out DIR]';
 
-function configValue(c: LoadedCheckpoint, key: string): unknown {
-  const v = c.config?.get(key);
-  return typeof v === 'bigint' ? Number(v) : v;
-}
-
-/** Build the SparK model a spark-style checkpoint was saved from. */
-export function modelForCheckpoint(c: LoadedCheckpoint, maskOverride = 0): SparK {
-  if (c.kind !== 'spark') throw new Error(`${c.path} holds encoder weights only; reconstruction needs the decoder: pass a *_withdecoder_1kpretrained_spark_style.pth`);
-  const arch = c.arch ?? '';
-  if (!isModelName(arch)) throw new Error(`${c.path} was saved for model '${arch}', which sparkts does not know; known: ${listModels().join(', ')}`);
-  const inputSize = Number(configValue(c, 'sparse_encoder.input_size') ?? c.inputSize ?? 224);
-  const maskRatio = maskOverride || Number(configValue(c, 'mask_ratio') ?? 0.6);
-  const dn = String(configValue(c, 'densify_norm_str') ?? (arch.includes('convnext') ? 'ln' : 'bn'));
-  const densifyNorm: DensifyNorm = dn === 'bn' || dn === 'ln' ? dn : 'identity';
-  return new SparK(createPretrainEncoder(arch), {
-    inputSize, maskRatio, densifyNorm, decoderWidth: Number(configValue(c, 'dense_decoder.width') ?? 768),
-  });
-}
-
 export async function reconstructCommand(argv: string[]): Promise<number> {
   const { flags: f, positional } = parseArgs(argv, FLAGS);
   if (f.help) { console.log(helpText(USAGE, FLAGS)); return 0; }
@@ -51,22 +31,17 @@ export async function reconstructCommand(argv: string[]): Promise<number> {
   const mask = f.mask as number;
   if (mask !== 0 && !(mask > 0 && mask < 1)) throw new UsageError(`--mask must be in (0, 1), got ${mask}`);
 
-  const ck = loadCheckpoint(f.ckpt as string);
-  let model: SparK | undefined;
+  // a different --mask is a deliberate config change: loaded non-strictly about it
+  const model = loadReconstructionModel(f.ckpt as string, { mask, device: f.device as string });
   try {
-    model = modelForCheckpoint(ck, mask);
-    loadIntoSpark(model, ck, { strict: mask === 0 });    // a different --mask is a deliberate config change
     await writeReconstructions(model, images, f.out as string, f.seed as number, f.device as string);
   } finally {
-    disposeCheckpoint(ck);
-    // freed now, not at GC: the command can be called in-process (tests, scripts)
-    if (model) for (const t of [...model.parameters(), ...model.buffers()]) t.dispose();
+    disposeModel(model);    // freed now, not at GC: the command can be called in-process (tests, scripts)
   }
   return 0;
 }
 
 async function writeReconstructions(model: SparK, images: string[], out: string, seed: number, device: string): Promise<void> {
-  if (device !== 'cpu') model.to(device);
   // Warnings off (the error below names the files, on one line), and the loader's own error for "all
   // unreadable" replaced by the same one: it suggests --data_path, which this command does not have.
   const loader = createLoader({ files: images, inputSize: model.inputSize, batchSize: images.length, augment: false, workers: 0, onWarning: () => {} });

@@ -9,7 +9,10 @@ import { randomResizedCropParams, resizeShorterThenCenterCrop, rgbToChw, sampleF
 import { Rng } from './rng.js';
 
 export interface SampleRequest {
+  /** The image file (also the name errors give when `bytes` is set). */
   file: string;
+  /** The file's contents, when the caller has them already (an upload): then `file` is not read. */
+  bytes?: Uint8Array;
   /** Output side S: the sample is 3×S×S. */
   size: number;
   /** true: RandomResizedCrop + RandomHorizontalFlip (pretraining); false: resize shorter side + center crop. */
@@ -32,8 +35,8 @@ interface Opened {
   pipeline(): Sharp;
 }
 
-async function openImage(file: string): Promise<Opened> {
-  const buf = await fs.readFile(file);
+async function openImage(file: string, bytes?: Uint8Array): Promise<Opened> {
+  const buf = bytes ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) : await fs.readFile(file);
   if (isBmp(buf)) {
     const img = decodeBmp(buf);
     const raw = { width: img.width, height: img.height, channels: 3 as const };
@@ -58,11 +61,11 @@ async function toRgbBytes(p: Sharp, size: number): Promise<Uint8Array> {
   return new Uint8Array(data.buffer, data.byteOffset, data.length);
 }
 
-/** Decode and transform one image file into a 3×S×S float32 array (CHW). Throws on unreadable files. */
+/** Decode and transform one image (its file, or its bytes) into a 3×S×S float32 array (CHW). Throws on unreadable files. */
 export async function loadSample(req: SampleRequest): Promise<Float32Array> {
-  const { file, size, augment, normalize, seed } = req;
+  const { file, bytes, size, augment, normalize, seed } = req;
   try {
-    const img = await openImage(file);
+    const img = await openImage(file, bytes);
     let rgb: Uint8Array;
     let flip = false;
     if (augment) {

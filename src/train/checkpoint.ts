@@ -133,33 +133,73 @@ export interface LoadedCheckpoint {
 
 const num = (v: PyValue | undefined): number | undefined => (typeof v === 'bigint' ? Number(v) : typeof v === 'number' ? v : undefined);
 
-/** Read a spark-style or timm-style checkpoint (ours or the reference's). Tensors are owned by the caller. */
-export function loadCheckpoint(path: string): LoadedCheckpoint {
+/** What a checkpoint file says about itself, without its weights. */
+export interface CheckpointInfo {
+  path: string;
+  kind: 'spark' | 'timm';
+  epoch?: number;
+  arch?: string;
+  inputSize?: number;
+  /** the SparK config's mask_ratio (spark-style files) */
+  maskRatio?: number;
+  performanceDesc?: string;
+}
+
+/** Open a .pth; `tensorData: false` reads its pickle only. One error naming the file and the fix. */
+function openCheckpoint(path: string, tensorData: boolean): Map<PyValue, PyValue> {
   if (!existsSync(path)) throw new Error(`checkpoint ${path} does not exist; check the path`);
   let v: PyValue;
-  try { v = loadPth(path); } catch (e) {
+  try { v = loadPth(path, { tensorData }); } catch (e) {
     throw new Error(`checkpoint ${path} could not be read (${(e as Error).message.split('\n')[0]}); it may be truncated or not a torch.save file`);
   }
   if (!(v instanceof Map)) throw new Error(`checkpoint ${path} holds a ${pyTypeName(v)}, not a state dict or a SparK checkpoint dict`);
+  return v;
+}
+
+/** The header fields of an opened checkpoint: spark-style when it has a `module` dict. */
+function infoOf(path: string, v: Map<PyValue, PyValue>): CheckpointInfo & { state: Map<PyValue, PyValue>; config?: Map<PyValue, PyValue> } {
   const moduleV = v.get('module');
   const isSpark = moduleV instanceof Map;
-  const stateV = (isSpark ? moduleV : v) as Map<PyValue, PyValue>;
+  const state = (isSpark ? moduleV : v) as Map<PyValue, PyValue>;
+  const cfg = state.get('config');
+  const config = cfg instanceof Map ? cfg : undefined;
+  const out: CheckpointInfo & { state: Map<PyValue, PyValue>; config?: Map<PyValue, PyValue> } = { path, kind: isSpark ? 'spark' : 'timm', state, config };
+  if (isSpark) {
+    out.epoch = num(v.get('epoch'));
+    out.inputSize = num(v.get('input_size'));
+    const arch = v.get('arch'); if (typeof arch === 'string') out.arch = arch;
+    const pd = v.get('performance_desc'); if (typeof pd === 'string') out.performanceDesc = pd;
+    out.maskRatio = num(config?.get('mask_ratio'));
+  }
+  return out;
+}
+
+/** A checkpoint's kind, epoch, arch and sizes, read from its pickle alone (cheap: no weights are read). */
+export function peekCheckpoint(path: string): CheckpointInfo {
+  const { state, config, ...info } = infoOf(path, openCheckpoint(path, false));
+  if (![...state.values()].some(isRawTensor)) throw new Error(`checkpoint ${path} contains no tensors; it is not a model checkpoint`);
+  void config;
+  return info;
+}
+
+/** Read a spark-style or timm-style checkpoint (ours or the reference's). Tensors are owned by the caller. */
+export function loadCheckpoint(path: string): LoadedCheckpoint {
+  const v = openCheckpoint(path, true);
+  const info = infoOf(path, v);
   const module = new Map<string, Tensor>();
-  let config: Map<PyValue, PyValue> | undefined;
-  for (const [k, t] of stateV) {
-    if (k === 'config' && t instanceof Map) { config = t; continue; }
+  for (const [k, t] of info.state) {
     if (typeof k !== 'string' || !isRawTensor(t)) continue;
     if ((DEPRECATED_SPARK_KEYS as readonly string[]).includes(k)) continue;
     module.set(k, rawToTensor(t));
   }
   if (!module.size) throw new Error(`checkpoint ${path} contains no tensors; it is not a model checkpoint`);
-  const out: LoadedCheckpoint = { path, kind: isSpark ? 'spark' : 'timm', module, config };
-  if (isSpark) {
+  const out: LoadedCheckpoint = { path, kind: info.kind, module, config: info.config };
+  if (info.kind === 'spark') {
     out.optimizer = v.get('optimizer');
-    out.epoch = num(v.get('epoch'));
-    out.inputSize = num(v.get('input_size'));
-    const arch = v.get('arch'); if (typeof arch === 'string') out.arch = arch;
-    const pd = v.get('performance_desc'); if (typeof pd === 'string') out.performanceDesc = pd;
+    out.epoch = info.epoch;
+    out.inputSize = info.inputSize;
+    if (info.arch !== undefined) out.arch = info.arch;
+    if (info.performanceDesc !== undefined) out.performanceDesc = info.performanceDesc;
     const r = v.get('sparkts');
     if (r instanceof Map) {
       const rng = new Map<string, Tensor>();

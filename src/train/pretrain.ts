@@ -316,7 +316,7 @@ async function runPretrain(o: PretrainOptions, onExit: (fn: () => unknown) => vo
           const elapsed = (Date.now() - t0) / 1000;
           const remain = (elapsed / (it - startIter)) * (totalIters - it);
           log.log({ cur_ep: `${epoch + 1}/${o.ep}`, last_L: lastLoss, min_L: minLoss, rema: formatDuration(remain),
-            fini: new Date(Date.now() + remain * 1000).toISOString(), lr: lrNow, wd: wdNow, img_per_s: imgPerSec, iter: it,
+            fini: new Date(Date.now() + remain * 1000).toISOString(), lr: lrNow, wd: wdNow, grad_norm: gradNorm, img_per_s: imgPerSec, iter: it,
             data_wait_pct: Math.round(1000 * dataWaitMs / Math.max(1, Date.now() - epochStartMs)) / 10,
             skipped_images: loader.stats.skipped });
           tb.addScalar('perf/data_wait_pct', 100 * dataWaitMs / Math.max(1, Date.now() - epochStartMs), epoch);

@@ -29,14 +29,23 @@ export interface LoadPthResult {
   unknownGlobals: string[];
 }
 
-/** Loads a torch.save file; tensors come out as contiguous RawTensors. */
-export function loadPth(path: string): PyValue {
-  return loadPthDetailed(path).value;
+export interface LoadPthOptions {
+  /**
+   * false: read the pickle only (the file's metadata: epoch, arch, config…) and give every tensor its
+   * dtype and shape with an EMPTY `data`, without reading the storages: a listing of checkpoints then
+   * costs a few kilobytes per file instead of the whole file. Default true.
+   */
+  tensorData?: boolean;
 }
 
-export function loadPthDetailed(path: string): LoadPthResult {
+/** Loads a torch.save file; tensors come out as contiguous RawTensors. */
+export function loadPth(path: string, opts: LoadPthOptions = {}): PyValue {
+  return loadPthDetailed(path, opts).value;
+}
+
+export function loadPthDetailed(path: string, opts: LoadPthOptions = {}): LoadPthResult {
   try {
-    return load(path);
+    return load(path, opts.tensorData ?? true);
   } catch (e) {
     // one message, naming the file once, whichever layer (zip, pickle, tensor rebuild) failed
     const msg = (e as Error).message.split(`loadPth ${path}: `).join('').split(`zip ${path}: `).join('');
@@ -44,7 +53,7 @@ export function loadPthDetailed(path: string): LoadPthResult {
   }
 }
 
-function load(path: string): LoadPthResult {
+function load(path: string, tensorData: boolean): LoadPthResult {
   const what = `loadPth ${path}`;
   let zip: ZipReader;
   try {
@@ -78,7 +87,7 @@ function load(path: string): LoadPthResult {
       return new StorageRef(pid, dtype, record, count);
     };
 
-    const rebuild = (args: PyValue[]): PyValue => rebuildTensor(zip, args, byteorder === 'big');
+    const rebuild = (args: PyValue[]): PyValue => rebuildTensor(zip, args, byteorder === 'big', tensorData);
     const callables: Record<string, PyCallable> = {
       'torch._utils._rebuild_tensor_v2': rebuild,
       'torch._utils._rebuild_tensor': rebuild,
@@ -136,7 +145,7 @@ function intList(v: PyValue, name: string): number[] {
 }
 
 // _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
-function rebuildTensor(zip: ZipReader, args: PyValue[], bigEndian: boolean): RawTensor {
+function rebuildTensor(zip: ZipReader, args: PyValue[], bigEndian: boolean, withData = true): RawTensor {
   const [storage, offsetV, sizeV, strideV] = args;
   if (!(storage instanceof StorageRef)) throw new Error(`expected a storage, got ${pyTypeName(storage)}`);
   if (typeof offsetV !== 'bigint') throw new Error(`storage_offset must be an int, got ${pyTypeName(offsetV)}`);
@@ -148,7 +157,7 @@ function rebuildTensor(zip: ZipReader, args: PyValue[], bigEndian: boolean): Raw
   const n = numel(shape);
   const offset = Number(offsetV);
   let data: Uint8Array;
-  if (n === 0) {
+  if (n === 0 || !withData) {
     data = new Uint8Array(0);
   } else {
     const last = offset + shape.reduce((s, d, i) => s + (d - 1) * strides[i], 0);
