@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
 # Idempotent setup: system packages (libtorch) when missing, npm dependencies, the native addon, the
 # TypeScript build. Every README command runs this first; a second run does nothing it need not do.
+#   --test   also what only the tests need: a Chromium for the browser tests of `spark serve` (npm test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+for_tests=0
+for a in "$@"; do
+  case "$a" in
+    --test) for_tests=1 ;;
+    *) echo "setup: unknown option $a (known: --test)" >&2; exit 2 ;;
+  esac
+done
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
@@ -39,6 +48,18 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   fi
 fi
 log "$(node scripts/libtorch.mjs --check)"
+
+# 1b. tests only: a real browser for spark serve's page (driven by playwright-core). Not fatal: where it
+# cannot be installed, those tests skip and say why.
+has_chromium() { [ -n "${SPARKTS_CHROMIUM:-}" ] || command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null; }
+if [ "$for_tests" = 1 ] && ! has_chromium; then
+  if is_debian_like; then
+    log "installing chromium (apt), for the browser tests of spark serve"
+    apt_install chromium || log "could not install chromium (not root?); the browser tests of spark serve will be skipped"
+  else
+    log "no chromium and this is not Debian/Ubuntu; the browser tests of spark serve will be skipped (SPARKTS_CHROMIUM=/path/to/chrome to run them)"
+  fi
+fi
 
 # 2. npm dependencies (again only when the lock file changed)
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

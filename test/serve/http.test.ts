@@ -18,7 +18,6 @@ import { decodePng } from '../train/monitor/pngdecode.js';
 import { spark, assertOneErrorLine } from '../cli/support.js';
 import { tinyRun, request, json, S } from './support.js';
 
-checkNoLeaks();
 
 const SECRET = 'TOP-SECRET-outside-the-exp-dir';
 const LIMIT = 256 * 1024;
@@ -35,6 +34,8 @@ before(async () => {
   srv = await startServer({ expDir: exp, port: 0, maxUploadBytes: LIMIT });
 });
 after(async () => { await srv?.close(); rmrf(root); });
+// registered after the hooks above: counts once the run is made, checks once the server (and its cached model) is closed
+checkNoLeaks();
 
 test('the page and its assets come from the package; unknown paths are 404', async () => {
   const page = await request(srv.port, 'GET', '/');
