@@ -13,7 +13,7 @@ import { savePth, loadPth, type PyValue } from '../../src/torch/io/index.js';
 import { ResNet, ConvNeXt } from '../../src/models/index.js';
 import { SparK } from '../../src/spark/index.js';
 import {
-  loadCheckpoint, loadIntoSpark, loadOptimizerState, disposeCheckpoint, saveSparkStyle, saveTimmStyle,
+  loadCheckpoint, loadIntoSpark, loadOptimizerState, disposeCheckpoint, saveSparkStyle, saveTimmStyle, peekCheckpoint,
   sparkStyleName, timmStyleName, DEPRECATED_SPARK_KEYS, type ResumeRecord,
 } from '../../src/train/checkpoint.js';
 import { getParamGroups } from '../../src/train/param_groups.js';
@@ -315,6 +315,24 @@ test('a checkpoint of another architecture gives one clear error', () => {
     disposeCheckpoint(c); disposeCheckpoint(t);
     disposeModule(same); disposeModule(other); disposeModule(masked75);
   }
+});
+
+test('peekCheckpoint reads a file\'s kind, epoch, arch, input size and mask ratio from its pickle alone (the reference\'s files)', () => {
+  const top = refJson.spark_style.top_level, cfg = refJson.spark_style.module_config;
+  assert.deepEqual(peekCheckpoint(REF_SPARK), {
+    path: REF_SPARK, kind: 'spark', epoch: top.epoch, arch: top.arch, inputSize: top.input_size, maskRatio: cfg.mask_ratio, performanceDesc: top.performance_desc,
+  });
+  assert.deepEqual(peekCheckpoint(REF_TIMM), { path: REF_TIMM, kind: 'timm' });
+  // no tensor data is read: tensors come back with their shapes and no bytes
+  const dir = tmpDir();
+  try {
+    const raw = loadPth(REF_SPARK, { tensorData: false }) as Map<PyValue, PyValue>;
+    const w = (raw.get('module') as Map<PyValue, PyValue>).get('sparse_encoder.sp_cnn.conv1.weight') as { shape: number[]; data: Uint8Array };
+    assert.deepEqual([w.shape, w.data.length], [refJson.spark_style.module['sparse_encoder.sp_cnn.conv1.weight'].shape, 0]);
+    const junk = path.join(dir, 'junk.pth');
+    fs.writeFileSync(junk, 'not a checkpoint at all');
+    assert.throws(() => peekCheckpoint(junk), oneLine(/junk\.pth could not be read/));
+  } finally { fs.rmSync(dir, { recursive: true, force: true }); }
 });
 
 test('a truncated, missing or foreign file gives one clear error', () => {
