@@ -205,6 +205,22 @@ test('a hand-made mask is applied patch by patch: masked patches are blank in th
   assert.equal(stale.status, 404);
 });
 
+test('--ckpt offers a checkpoint from elsewhere in the playground without serving its folder', async () => {
+  const elsewhere = path.join(root, 'elsewhere');
+  fs.mkdirSync(elsewhere);
+  const file = path.join(elsewhere, 'mine.pth');
+  fs.copyFileSync(path.join(exp, sparkStyleName('resnet18')), file);
+  const other = await startServer({ expDir: exp, port: 0, ckpt: file });
+  try {
+    const ck = json(await request(other.port, 'GET', '/api/run')).checkpoints as { name: string; label?: string; kind: string; epoch?: number }[];
+    assert.deepEqual([ck[0].name, ck[0].label, ck[0].kind, ck[0].epoch], ['@ckpt', 'mine.pth (--ckpt)', 'spark', 1]);
+    assert.equal((await request(other.port, 'GET', `/files/${encodeURIComponent(file)}`)).status, 403);
+    const id = json(await request(other.port, 'POST', '/api/upload?name=a.png', { body: fs.readFileSync(images[0]) })).id;
+    const r = await request(other.port, 'POST', '/api/reconstruct', { body: JSON.stringify({ image: id, ckpt: '@ckpt', ratio: 0.6, seed: 1 }) });
+    assert.equal(r.status, 200, r.body.toString());
+  } finally { await other.close(); }
+});
+
 test('requests are answered one at a time, in order, and a failing one does not block the next', async () => {
   const q = new SerialQueue();
   const order: string[] = [];

@@ -49,13 +49,15 @@ function drawFlags() {
 
 const fmtSize = (n) => (n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(2)} GB` : n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MB` : `${(n / 1024).toFixed(1)} kB`);
 
+const fmtTime = (ms) => { const d = new Date(ms); const p = (n) => String(n).padStart(2, '0'); return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`; };
+
 function drawRun() {
   const run = state.run;
   if (!$('run-name').textContent) $('run-name').textContent = run.name;
   const tb = $('ckpts').tBodies[0];
   tb.replaceChildren(...run.checkpoints.map((c) => {
     const tr = document.createElement('tr');
-    const cells = [c.label ?? c.name, c.kind === 'spark' ? 'with decoder' : c.kind === 'timm' ? 'encoder' : c.kind, c.arch ?? '', c.epoch ?? '', fmtSize(c.size), new Date(c.mtimeMs).toLocaleString()];
+    const cells = [c.label ?? c.name, c.kind === 'spark' ? 'with decoder' : c.kind === 'timm' ? 'encoder' : c.kind, c.arch ?? '', c.epoch ?? '', fmtSize(c.size), fmtTime(c.mtimeMs)];
     for (const v of cells) tr.append(Object.assign(document.createElement('td'), { textContent: String(v) }));
     if (c.error) tr.title = c.error;
     return tr;
@@ -77,10 +79,17 @@ function showReconstruction() {
   const i = Number($('rec-slider').value);
   const r = recs[i];
   if (!r) return;
-  $('rec-label').textContent = `epoch ${r.epoch} (${i + 1} of ${recs.length})`;
+  $('rec-label').textContent = `${r.path.split('/').pop()} (${i + 1} of ${recs.length})`;
   // the file is rewritten in place at most once per epoch: its name and the listing's time are the version
   const src = `/files/${r.path.split('/').map(encodeURIComponent).join('/')}`;
-  if ($('rec-img').dataset.src !== src) { $('rec-img').src = src; $('rec-img').dataset.src = src; }
+  const img = $('rec-img');
+  if (img.dataset.src !== src) {
+    img.onload = () => {   // enlarged in whole pixels while it fits
+      const room = img.parentElement.clientWidth || 800;
+      img.style.width = `${img.naturalWidth * Math.max(1, Math.min(3, Math.floor(room / img.naturalWidth)))}px`;
+    };
+    img.src = src; img.dataset.src = src;
+  }
 }
 
 async function pollLog() {

@@ -86,6 +86,9 @@ async function showResult(r) {
   const img = $('pg-result');
   await new Promise((resolve, reject) => { img.onload = resolve; img.onerror = () => reject(new Error('the picture could not be shown')); img.src = r.png; });
   img.hidden = false;
+  // small models' pictures (64–224 px cells) are shown enlarged, in whole pixels
+  const room = img.parentElement.clientWidth || 800;
+  img.style.width = `${img.naturalWidth * Math.max(1, Math.min(4, Math.floor(room / img.naturalWidth)))}px`;
   $('pg-hint').hidden = true;
   // the first cell of the picture is the model's input (cropped and resized): the editor shows it
   const S = r.inputSize;
