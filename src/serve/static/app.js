@@ -1,7 +1,7 @@
 // The run view: polls the log (only the bytes added since the last poll) and the exp dir's listing,
 // redraws the charts, the reconstruction slider and the tables; switches to the playground.
 import { chartsFromRecords, renderChart } from './charts.js';
-import { initPlayground, setCheckpoints } from './playground.js';
+import { initPlayground, setCheckpoints, setUploadLimit } from './playground.js';
 
 const POLL_LOG_MS = 1000;
 const POLL_RUN_MS = 4000;
@@ -72,6 +72,7 @@ function drawRun() {
     showReconstruction();
   }
   setCheckpoints(run.checkpoints);
+  setUploadLimit(run.maxUploadBytes);
 }
 
 function showReconstruction() {

@@ -8,7 +8,10 @@ const EDITOR_MIN_SIDE = 256;
 /** grid geometry of the server's picture: cells of S×S, 2 px padding around and between */
 const PAD = 2;
 
-const pg = { image: null, visible: null, last: null, busy: false, pending: null, cellImage: null };
+const pg = { image: null, visible: null, last: null, busy: false, pending: null, cellImage: null, maxUploadBytes: Infinity };
+
+/** The server's upload limit: larger files are refused here, before they travel. */
+export function setUploadLimit(bytes) { pg.maxUploadBytes = bytes; }
 
 export function setCheckpoints(list) {
   const sel = $('pg-ckpt');
@@ -45,6 +48,10 @@ async function postJson(url, body, isJson = true) {
 async function upload(file) {
   showError('');
   if (!file) return;
+  if (file.size > pg.maxUploadBytes) {
+    showError(`${file.name}: ${(file.size / 1048576).toFixed(1)} MB is larger than the server's limit of ${(pg.maxUploadBytes / 1048576).toFixed(1)} MB; use a smaller image or start spark serve with a larger --max_upload_mb`);
+    return;
+  }
   $('pg-status').textContent = `uploading ${file.name}…`;
   try {
     const u = await postJson(`/api/upload?name=${encodeURIComponent(file.name)}`, file, false);
