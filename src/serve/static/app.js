@@ -87,7 +87,7 @@ function showReconstruction() {
   if (img.dataset.src !== src) {
     img.onload = () => {   // enlarged in whole pixels while it fits
       const room = img.parentElement.clientWidth || 800;
-      img.style.width = `${img.naturalWidth * Math.max(1, Math.min(3, Math.floor(room / img.naturalWidth)))}px`;
+      img.style.width = `${img.naturalWidth * Math.max(1, Math.min(2, Math.floor(room / img.naturalWidth)))}px`;
     };
     img.src = src; img.dataset.src = src;
   }
