@@ -49,6 +49,15 @@ class ByteSink {
   i32(v: number): void { this.ensure(4); this.dv.setInt32(this.len, v, true); this.len += 4; }
   f64be(v: number): void { this.ensure(8); this.dv.setFloat64(this.len, v, false); this.len += 8; }
   raw(b: Uint8Array): void { this.ensure(b.byteLength); this.buf.set(b, this.len); this.len += b.byteLength; }
+  /** The bytes read as latin-1 text, written as UTF-8 (bytes ≥ 0x80 take two): how protocol 2 spells bytes. */
+  latin1AsUtf8(b: Uint8Array, utf8Length: number): void {
+    this.ensure(utf8Length);
+    for (let i = 0; i < b.byteLength; i++) {
+      const x = b[i];
+      if (x < 0x80) this.buf[this.len++] = x;
+      else { this.buf[this.len++] = 0xc0 | (x >> 6); this.buf[this.len++] = 0x80 | (x & 0x3f); }
+    }
+  }
   bytes(): Uint8Array { return this.buf.slice(0, this.len); }
 }
 
@@ -71,6 +80,8 @@ class Pickler {
   private readonly memo = new Map<unknown, number>();
   private readonly globals = new Map<string, number>();
   private readonly strings = new Map<string, number>();
+  /** memo slots of the empty (-1) and one-byte bytes objects written so far */
+  private readonly singleBytes = new Map<number, number>();
   private readonly path: string[] = [];
   private readonly enc = new TextEncoder();
   private nextMemo = 0;
@@ -151,15 +162,31 @@ class Pickler {
     this.strings.set(s, this.put());
   }
 
-  // Protocol 2 has no bytes opcode; CPython writes _codecs.encode(latin-1 text, 'latin1').
+  // Protocol 2 has no bytes opcode; CPython writes _codecs.encode(latin-1 text, 'latin1'). As in CPython,
+  // the text is a fresh object each time (memoized but never shared by value: two equal weight tensors
+  // stay two strings), while the empty and one-byte bytes objects are CPython singletons, shared.
   private saveBytes(b: Uint8Array): void {
+    if (b.byteLength <= 1) {
+      const single = this.singleBytes.get(b.byteLength ? b[0] : -1);
+      if (single !== undefined) { this.getMemo(single); return; }
+    }
     if (b.byteLength === 0) {
       this.saveReduce(b, new PyGlobal('builtins', 'bytes'), new PyTuple([]));
-      return;
+    } else {
+      this.saveGlobal(new PyGlobal('_codecs', 'encode'));
+      let high = 0;
+      for (let i = 0; i < b.byteLength; i++) if (b[i] >= 0x80) high++;
+      this.emit(0x58); // BINUNICODE
+      this.out.u32(b.byteLength + high);
+      this.out.latin1AsUtf8(b, b.byteLength + high);
+      this.put();
+      this.saveStr('latin1');
+      this.emit(0x86); // TUPLE2
+      this.put();
+      this.emit(0x52); // REDUCE
+      this.memo.set(b, this.put());
     }
-    let s = '';
-    for (let i = 0; i < b.byteLength; i += 8192) s += String.fromCharCode(...b.subarray(i, i + 8192));
-    this.saveReduce(b, new PyGlobal('_codecs', 'encode'), new PyTuple([s, 'latin1']));
+    if (b.byteLength <= 1) this.singleBytes.set(b.byteLength ? b[0] : -1, this.memo.get(b)!);
   }
 
   private saveGlobal(g: PyGlobal): void {
