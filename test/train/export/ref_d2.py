@@ -7,11 +7,12 @@ SPARK_REF environment variable) and needs Debian's python3-torch (1.13) and nump
       writes the committed fixture: what the reference's converter makes of SRC.pth (every d2 key
       with its dtype, shape and the sha256 of its bytes, and the sha256 of the whole result pickled
       at protocol 2, the protocol sparkts writes)
-  ref_d2.py compare SPARK_DIR SRC.pth OURS.pkl [ENTRY]
-      runs the converter on SRC.pth (or on SRC.pth[ENTRY] saved alone, e.g. a fine-tune checkpoint's
-      'ema', which the reference's converter never reads) and prints one JSON line comparing OURS.pkl
-      with its result: same keys in the same order, dtypes, shapes and bytes, same top-level entries,
-      and whether pickle.dumps(reference result, protocol=2) is byte-identical to OURS.pkl.
+  ref_d2.py compare SPARK_DIR JOBS.json
+      JOBS.json: [{"src": SRC.pth, "ours": OURS.pkl, "entry": null | ENTRY}, …]. For each job, runs the
+      converter on SRC.pth (or on SRC.pth[ENTRY] saved alone, e.g. a fine-tune checkpoint's 'ema',
+      which the reference's converter never reads) and compares OURS.pkl with its result: same keys in
+      the same order, dtypes, shapes and bytes, same top-level entries, and whether
+      pickle.dumps(reference result, protocol=2) is byte-identical to OURS.pkl. Prints one JSON list.
 """
 import contextlib, hashlib, importlib.util, json, os, pickle, sys, tempfile
 
@@ -47,8 +48,9 @@ def describe(obj):
 
 
 def main():
-    mode, spark_dir, src = sys.argv[1:4]
+    mode, spark_dir = sys.argv[1:3]
     if mode == 'fixture':
+        src = sys.argv[3]
         ref = reference_convert(spark_dir, src)
         fixture = {'made_by': 'test/train/export/ref_d2.py fixture (SparK downstream_d2/convert-timm-to-d2.py)',
                    'source': os.path.basename(src),
@@ -59,9 +61,12 @@ def main():
         with open(sys.argv[4], 'w') as f:
             f.write('{\n' + ',\n'.join(lines) + '\n}\n')
         return
-    ours_path = sys.argv[4]
-    entry = sys.argv[5] if len(sys.argv) > 5 else None
-    ref = reference_convert(spark_dir, src, entry)
+    with open(sys.argv[3]) as f:
+        jobs = json.load(f)
+    print(json.dumps([compare(reference_convert(spark_dir, j['src'], j.get('entry')), j['ours']) for j in jobs]))
+
+
+def compare(ref, ours_path):
     with open(ours_path, 'rb') as f:
         raw = f.read()
     ours = pickle.loads(raw)
@@ -76,8 +81,7 @@ def main():
         if not isinstance(o, np.ndarray): problems.append(f'{k}: {type(o).__name__}, not a numpy array'); continue
         if o.dtype != r.dtype or o.shape != r.shape or not np.array_equal(o, r):
             problems.append(f'{k}: {o.dtype}{o.shape} differs from the reference {r.dtype}{r.shape}')
-    print(json.dumps({'problems': problems, 'tensors': len(rm),
-                      'bytes_identical': pickle.dumps(ref, protocol=2) == raw}))
+    return {'problems': problems, 'tensors': len(rm), 'keys': list(rm), 'bytes_identical': pickle.dumps(ref, protocol=2) == raw}
 
 
 if __name__ == '__main__':
