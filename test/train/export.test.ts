@@ -45,18 +45,21 @@ let ft = '';        // a fine-tune checkpoint in the reference's downstream_imag
 let ftModule: Map<string, RawTensor>, ftEma: Map<string, RawTensor>;
 let convnext = '';  // our timm-style (official-layout) ConvNeXt encoder
 
+/** The module's state dict as RawTensors; the module (parameters are never tidied) is disposed. */
 const stateOf = (m: torch.nn.Module): PyOrderedDict => {
   const sd = new PyOrderedDict();
   for (const [k, t] of m.stateDict()) sd.set(k, tensorToRaw(t));
+  m.dispose();
   return sd;
 };
+const saveAndDispose = (file: string, m: torch.nn.Module): void => { saveTimmStyle(file, m); m.dispose(); };
 
 before(() => {
   root = tempDir('sparkts-export-');
   torch.manualSeed(7);
   torch.tidy(() => {
     ours = path.join(root, 'ours_timm.pth');
-    saveTimmStyle(ours, new ResNet({ block: 'bottleneck', layers: [1, 1, 1, 1], channels: [4, 8, 8, 8], stemWidth: 8, numClasses: 0, globalPool: '' }));
+    saveAndDispose(ours, new ResNet({ block: 'bottleneck', layers: [1, 1, 1, 1], channels: [4, 8, 8, 8], stemWidth: 8, numClasses: 0, globalPool: '' }));
     const arch = { block: 'basic' as const, layers: [1, 1, 1, 1], channels: [4, 8, 8, 8], stemWidth: 8, numClasses: 5 };
     const module = stateOf(new ResNet(arch)), ema = stateOf(new ResNet(arch));
     ftModule = new Map([...module].map(([k, v]) => [k as string, v as RawTensor]));
@@ -65,7 +68,7 @@ before(() => {
     savePth(ft, new Map<PyValue, PyValue>([['args', 'FineTuneArgs(…)'], ['arch', 'resnet_tiny'], ['epoch', 3n], ['performance_desc', '[no performance_desc]'],
       ['module', module], ['ema', ema], ['optimizer', new Map()], ['is_pretrain', false]]));
     convnext = path.join(root, 'convnext_timm.pth');
-    saveTimmStyle(convnext, new ConvNeXt({ depths: [1, 1, 2, 1], dims: [8, 16, 16, 32], numClasses: 0 }));
+    saveAndDispose(convnext, new ConvNeXt({ depths: [1, 1, 2, 1], dims: [8, 16, 16, 32], numClasses: 0 }));
   });
 });
 after(() => rmrf(root));

@@ -30,18 +30,25 @@ export function pickle(value: PyValue, opts: PickleOptions = {}): Uint8Array {
   return p.out.bytes();
 }
 
+/**
+ * An append-only byte buffer kept as a list of chunks: weights are most of a pickle's bytes, and
+ * growing one buffer by doubling would copy them again and again; here they are copied once, by bytes().
+ */
 class ByteSink {
-  private buf = new Uint8Array(1 << 16);
+  private static readonly CHUNK = 1 << 16;
+  private readonly done: Uint8Array[] = [];
+  private doneBytes = 0;
+  private buf = new Uint8Array(ByteSink.CHUNK);
   private len = 0;
   private dv = new DataView(this.buf.buffer);
+  /** Makes room for `n` contiguous bytes at `len`. */
   private ensure(n: number): void {
     if (this.len + n <= this.buf.byteLength) return;
-    let cap = this.buf.byteLength * 2;
-    while (cap < this.len + n) cap *= 2;
-    const b = new Uint8Array(cap);
-    b.set(this.buf.subarray(0, this.len));
-    this.buf = b;
-    this.dv = new DataView(b.buffer);
+    this.done.push(this.buf.subarray(0, this.len));
+    this.doneBytes += this.len;
+    this.buf = new Uint8Array(Math.max(ByteSink.CHUNK, n));
+    this.len = 0;
+    this.dv = new DataView(this.buf.buffer);
   }
   u8(...v: number[]): void { this.ensure(v.length); for (const x of v) this.buf[this.len++] = x; }
   u16(v: number): void { this.ensure(2); this.dv.setUint16(this.len, v, true); this.len += 2; }
@@ -52,13 +59,23 @@ class ByteSink {
   /** The bytes read as latin-1 text, written as UTF-8 (bytes ≥ 0x80 take two): how protocol 2 spells bytes. */
   latin1AsUtf8(b: Uint8Array, utf8Length: number): void {
     this.ensure(utf8Length);
-    for (let i = 0; i < b.byteLength; i++) {
+    // locals, not fields, in the loop: this runs over every byte of every weight
+    const buf = this.buf, n = b.byteLength;
+    let o = this.len;
+    for (let i = 0; i < n; i++) {
       const x = b[i];
-      if (x < 0x80) this.buf[this.len++] = x;
-      else { this.buf[this.len++] = 0xc0 | (x >> 6); this.buf[this.len++] = 0x80 | (x & 0x3f); }
+      if (x < 0x80) buf[o++] = x;
+      else { buf[o++] = 0xc0 | (x >> 6); buf[o++] = 0x80 | (x & 0x3f); }
     }
+    this.len = o;
   }
-  bytes(): Uint8Array { return this.buf.slice(0, this.len); }
+  bytes(): Uint8Array {
+    const out = new Uint8Array(this.doneBytes + this.len);
+    let o = 0;
+    for (const c of this.done) { out.set(c, o); o += c.byteLength; }
+    out.set(this.buf.subarray(0, this.len), o);
+    return out;
+  }
 }
 
 /** Little-endian two's complement with the fewest bytes, as CPython's encode_long. */
@@ -175,7 +192,7 @@ class Pickler {
     } else {
       this.saveGlobal(new PyGlobal('_codecs', 'encode'));
       let high = 0;
-      for (let i = 0; i < b.byteLength; i++) if (b[i] >= 0x80) high++;
+      for (let i = 0, n = b.byteLength; i < n; i++) high += b[i] >> 7;
       this.emit(0x58); // BINUNICODE
       this.out.u32(b.byteLength + high);
       this.out.latin1AsUtf8(b, b.byteLength + high);
