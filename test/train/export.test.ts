@@ -231,6 +231,9 @@ test('refusals: unreadable input, --ema without EMA, file names the loaders woul
   const garbage = path.join(root, 'garbage.pth');
   fs.writeFileSync(garbage, 'not a checkpoint at all');
   await refused(['--ckpt', garbage, '--to', 'timm', '--out', 'OUT/x.pth'], /garbage\.pth is neither a torch\.save \.pth \(zip\) nor a \.safetensors file/, 1);
+  const d2 = path.join(root, 'golden_timm.pkl');
+  if (!fs.existsSync(d2)) exportWeights({ ckpt: GOLDEN_TIMM, to: 'd2', out: d2 });
+  await refused(['--ckpt', d2, '--to', 'timm', '--out', 'OUT/x.pth'], /golden_timm\.pkl is a bare pickle \(a detectron2 \.pkl\?\), which sparkts does not read; export from the \.pth/, 1);
   await refused(['--ckpt', path.join(root, 'missing.pth'), '--to', 'timm', '--out', 'OUT/x.pth'], /missing\.pth does not exist; check the path$/, 1);
   await refused(['--ckpt', GOLDEN_TIMM, '--to', 'd2', '--out', 'OUT/x.pkl', '--ema'], /has no 'ema' weights \(only fine-tune checkpoints carry them\); drop --ema/, 1);
   await refused(['--ckpt', GOLDEN_TIMM, '--to', 'd2', '--out', 'OUT/x.pth'], /--out .*x\.pth must end in \.pkl for --to d2: detectron2 unpickles only \.pkl files/, 1);

@@ -33,12 +33,14 @@ const MOCO_ENCODER = 'module.encoder_q.';
 const WRAPPER_KEYS = ['state_dict', 'state', 'module', 'model'];
 
 const ZIP_MAGIC = [0x50, 0x4b, 0x03, 0x04];
+/** pickle's PROTO opcode: a bare pickle, such as a detectron2 .pkl (which sparkts never unpickles: it may name any Python class) */
+const PICKLE_PROTO = 0x80;
 
-function startsWithZipMagic(path: string): boolean {
+function firstBytes(path: string): Uint8Array {
   const fd = fs.openSync(path, 'r');
   try {
     const b = new Uint8Array(4);
-    return fs.readSync(fd, b, 0, 4, 0) === 4 && ZIP_MAGIC.every((x, i) => b[i] === x);
+    return b.subarray(0, fs.readSync(fd, b, 0, 4, 0));
   } finally { fs.closeSync(fd); }
 }
 
@@ -46,7 +48,11 @@ function startsWithZipMagic(path: string): boolean {
 function readTop(path: string): { top: PyValue; safetensors: boolean } {
   if (!fs.existsSync(path)) throw new Error(`checkpoint ${path} does not exist; check the path`);
   if (fs.statSync(path).isDirectory()) throw new Error(`checkpoint ${path} is a folder; pass a .pth or .safetensors file`);
-  if (startsWithZipMagic(path)) {
+  const head = firstBytes(path);
+  if (head[0] === PICKLE_PROTO) {
+    throw new Error(`checkpoint ${path} is a bare pickle (a detectron2 .pkl?), which sparkts does not read; export from the .pth or .safetensors it was made from`);
+  }
+  if (head.length === 4 && ZIP_MAGIC.every((x, i) => head[i] === x)) {
     try { return { top: loadPth(path), safetensors: false }; } catch (e) {
       throw new Error(`checkpoint ${path} could not be read (${(e as Error).message.split('\n')[0]}); it may be truncated`);
     }
