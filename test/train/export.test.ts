@@ -182,8 +182,10 @@ test('safetensors: the same state dict (format pt); it is itself an input (d2 fr
   assert.equal(sha256(fs.readFileSync(pkl)), FIXTURE.pickle_protocol2_sha256);
 });
 
-test('mmdet: {\'state_dict\': the backbone\'s weights, no prefix}; the reference\'s mmdet ConvNeXt backbone receives every one', (t) => {
-  const out = path.join(root, 'convnext_mmdet.pth');
+const MMDET_OUT = (): string => path.join(root, 'convnext_mmdet.pth');
+
+test('mmdet: {\'state_dict\': the backbone\'s weights, no prefix}, as the reference\'s mmdet setup loads them', () => {
+  const out = MMDET_OUT();
   const r = exportWeights({ ckpt: convnext, to: 'mmdet', out });
   assert.equal(r.family, 'convnext');
   const top = loadPth(out) as Map<PyValue, PyValue>;
@@ -193,9 +195,14 @@ test('mmdet: {\'state_dict\': the backbone\'s weights, no prefix}; the reference
   assert.deepEqual([...sd.keys()], [...want.keys()]);
   assert.ok([...sd.keys()].every((k) => typeof k === 'string' && (k.startsWith('downsample_layers.') || k.startsWith('stages.'))), 'backbone names, no backbone./module. prefix');
   for (const [k, v] of want) assert.ok(rawEqual(sd.get(k) as RawTensor, v as RawTensor), String(k));
+});
 
+test('mmdet: the reference\'s mmdetection ConvNeXt backbone, loading the file as its config does, receives every weight', (t) => {
   if (!pythonHas('torch')) { t.skip('no PyTorch: the reference backbone check needs /usr/bin/python3 with torch'); return; }
   if (!fs.existsSync(path.join(SPARK_REF, 'downstream_mmdet')) || !fs.existsSync(path.join(TIMM_REF, 'timm'))) { t.skip(`no SparK/timm checkouts at ${SPARK_REF}, ${TIMM_REF} (set SPARK_REF, TIMM_REF)`); return; }
+  const out = MMDET_OUT();
+  if (!fs.existsSync(out)) exportWeights({ ckpt: convnext, to: 'mmdet', out });
+  const sd = (loadPth(out) as Map<PyValue, PyValue>).get('state_dict') as PyOrderedDict;
   const p = spawnSync('/usr/bin/python3', [path.join(HERE, 'ref_mmdet.py'), SPARK_REF, TIMM_REF, out, '1,1,2,1', '8,16,16,32'], { encoding: 'utf8', timeout: 120_000 });
   assert.equal(p.status, 0, p.stderr);
   const res = JSON.parse(p.stdout) as { missing: string[]; unexpected: string[]; differ: string[]; loaded: number };
