@@ -4,9 +4,11 @@
 //   safetensors  the same state dict as .safetensors (timm and Hugging Face load it by extension)
 //   mmdet        {'state_dict': state dict} as a torch.save .pth, backbone names without a prefix: what
 //                the reference's downstream_mmdet feeds through `model.pretrained=` to the backbone's
-//                init_weights → load_checkpoint(backbone, …) (Swin-Transformer-Object-Detection /
-//                ConvNeXt's mmcv_custom/checkpoint.py at commit 6a979e2, on mmdet 2.11 / mmcv 1.x: it
-//                takes checkpoint['state_dict'], strips a leading 'module.', loads with strict=False)
+//                init_weights → mmcv_custom.load_checkpoint(backbone, …). The reference imports that
+//                loader without shipping it: it is Swin-Transformer-Object-Detection's
+//                mmcv_custom/checkpoint.py (commit 6a979e2, named in the reference's README; mmdet 2.x,
+//                mmcv-full 1.x), which takes checkpoint['state_dict'] (else ['model'], else the whole
+//                file), strips a leading 'module.' and loads with strict=False.
 // Everything is checked before anything is written, and every write is atomic: a refused or failed
 // export leaves no file behind.
 import path from 'node:path';
