@@ -13,12 +13,12 @@
 
 import os from 'node:os';
 import path from 'node:path';
-import { existsSync } from 'node:fs';
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as torch from '../src/torch/index.js';
+import { repoRoot } from '../src/torch/repo.js';
+import { pythonWithTorch } from '../test/python.js';
 
 // ---- arguments ----
 function arg(name: string, dflt: string): string {
@@ -109,28 +109,10 @@ class Baseline {
   stop(): void { this.child.stdin.end('quit\n'); }
 }
 
-function repoRoot(): string {
-  // bench/ops.bench.ts and dist/bench/ops.bench.js sit one or two levels below the repo root.
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  for (const up of ['..', '../..']) {
-    const root = path.resolve(here, up);
-    if (existsSync(path.join(root, 'bench/baseline/build.sh'))) return root;
-  }
-  throw new Error('ops.bench: cannot find bench/baseline/build.sh above ' + here);
-}
-
 function buildCppBaseline(root: string): string {
   const r = spawnSync('bash', [path.join(root, 'bench/baseline/build.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   if (r.status !== 0) throw new Error('ops.bench: building the C++ baseline failed (bench/baseline/build.sh); see the compiler output above');
   return r.stdout.trim().split('\n').pop()!;
-}
-
-function pythonWithTorch(): string | null {
-  for (const py of [process.env.PYTHON, '/usr/bin/python3', 'python3']) {
-    if (!py) continue;
-    if (spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0) return py;
-  }
-  return null;
 }
 
 // ---- statistics ----

@@ -2,18 +2,14 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { repoRoot } from './repo.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 export type Handle = { readonly __sparktsHandle: unique symbol };
 
 function findAddon(): string {
-  // dist/src/torch/native.js and src/torch/native.ts both sit three levels below the repo root.
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  for (const up of ['../..', '../../..']) {
-    const p = path.resolve(here, up, 'native/build/Release/sparkts.node');
-    if (existsSync(p)) return p;
-  }
+  const p = path.join(repoRoot(), 'native/build/Release/sparkts.node');
+  if (existsSync(p)) return p;
   throw new Error('the sparkts native addon is not built: run `bash scripts/setup.sh` (or `npm run build:native`) first');
 }
 
