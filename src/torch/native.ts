@@ -3,9 +3,12 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { repoRoot } from './repo.js';
+import type { NativeAddon } from './generated/native_api.js';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+/** A native tensor (opaque; owned by exactly one Tensor). */
 export type Handle = { readonly __sparktsHandle: unique symbol };
+/** A native random generator (opaque; distinct from a tensor handle so the two cannot be swapped). */
+export type GeneratorHandle = { readonly __sparktsGenerator: unique symbol };
 
 function findAddon(): string {
   const p = path.join(repoRoot(), 'native/build/Release/sparkts.node');
@@ -14,4 +17,5 @@ function findAddon(): string {
 }
 
 const require = createRequire(import.meta.url);
-export const native: any = require(findAddon());
+/** The addon, typed by src/torch/generated/native_api.ts (generated from the op and core tables). */
+export const native = require(findAddon()) as NativeAddon;
