@@ -19,28 +19,25 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import * as torch from '../src/torch/index.js';
 import { repoRoot } from '../src/torch/repo.js';
 import { pythonWithTorch } from '../test/python.js';
+import { benchArgs } from './args.js';
 
 // ---- arguments ----
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(name);
-  return i > 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : dflt;
-}
-function intArg(name: string, dflt: number, min: number): number {
-  const v = Number(arg(name, String(dflt)));
-  if (!Number.isInteger(v) || v < min) {
-    console.error(`ops.bench: ${name} must be an integer ≥ ${min}, got '${arg(name, '')}'`);
-    process.exit(2);
-  }
-  return v;
-}
-const threads = intArg('--threads', torch.defaultNumThreads(), 1);
-const repeats = intArg('--repeats', 21, 1);
-const warmup = intArg('--warmup', 2, 0);
-// Pause between switching sides: OpenMP and OpenBLAS worker threads busy-wait for a while after their
-// last job (OpenBLAS ~0.1 s); without a pause one side's spinning threads would eat the next side's cores.
-const settleMs = intArg('--settle-ms', 150, 0);
-const usePython = !process.argv.includes('--no-python');
-const asJson = process.argv.includes('--json');
+const { flags } = benchArgs('ops.bench', 'usage: node dist/bench/ops.bench.js [flags]', {
+  threads: { type: 'int', default: torch.defaultNumThreads(), min: 1, help: 'intra-op threads (all sides)' },
+  repeats: { type: 'int', default: 21, min: 1, help: 'timed reps per side; each side reports the median' },
+  warmup: { type: 'int', default: 2, min: 0, help: 'untimed reps first' },
+  // OpenMP and OpenBLAS worker threads busy-wait for a while after their last job (OpenBLAS ~0.1 s);
+  // without a pause one side's spinning threads would eat the next side's cores.
+  settle_ms: { type: 'int', default: 150, min: 0, help: 'pause between switching sides (ms)' },
+  no_python: { type: 'bool', default: false, help: 'skip the Python torch baseline' },
+  json: { type: 'bool', default: false, help: 'print one JSON object' },
+});
+const threads = flags.threads as number;
+const repeats = flags.repeats as number;
+const warmup = flags.warmup as number;
+const settleMs = flags.settle_ms as number;
+const usePython = !flags.no_python;
+const asJson = flags.json as boolean;
 
 // ---- the work (shapes must match bench/baseline/ops_baseline.{cc,py}) ----
 interface Op { name: string; label: string; flops: number; inner: number; run: () => void }
