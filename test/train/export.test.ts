@@ -75,7 +75,7 @@ after(() => rmrf(root));
 
 /** Our d2 pickle read back without numpy: d2 name → [dtype string, shape, sha256 of the bytes]. */
 function readD2(file: string): { top: Map<PyValue, PyValue>; model: Map<string, [string, number[], string, Uint8Array]> } {
-  const { value } = unpickle(new Uint8Array(fs.readFileSync(file)));
+  const { value } = unpickle(new Uint8Array(fs.readFileSync(file)), { allowUnknownGlobals: true });   // our own file: numpy recipes
   assert.ok(value instanceof Map);
   const model = new Map<string, [string, number[], string, Uint8Array]>();
   for (const [k, a] of value.get('model') as Map<PyValue, PyValue>) {
