@@ -18,15 +18,14 @@ import { PyObject, PyOrderedDict, PyTuple, type PyValue, isRawTensor } from '../
 import { rawEqual } from '../../src/torch/io/raw.js';
 import type { RawTensor } from '../../src/torch/io/dtypes.js';
 import { tensorToRaw } from '../../src/torch/io/tensor_bridge.js';
-import { checkNoLeaks, repoRoot, sharedDir } from '../helpers.js';
+import { checkNoLeaks, goldenPath, PYTHON, pythonHas, repoRoot } from '../helpers.js';
 import { tempDir, rmrf } from '../data/fixtures.js';
-import { pythonHas } from '../torch/io/support.js';
 import { spark, assertOneErrorLine } from '../cli/support.js';
 
 checkNoLeaks();
 
-const GOLDEN_TIMM = path.join(sharedDir(), 'golden', 'resnet_basic_96.timm_style.pth');
-const GOLDEN_SPARK = path.join(sharedDir(), 'golden', 'resnet_basic_96.spark_style.pth');
+const GOLDEN_TIMM = goldenPath('resnet_basic_96.timm_style.pth');
+const GOLDEN_SPARK = goldenPath('resnet_basic_96.spark_style.pth');
 const HERE = path.join(repoRoot(), 'test', 'train', 'export');
 const FIXTURE = JSON.parse(fs.readFileSync(path.join(HERE, 'd2_resnet_basic_96.json'), 'utf8')) as {
   source_sha256: string; top: string[]; author: string; matching_heuristics: boolean;
@@ -75,7 +74,7 @@ after(() => rmrf(root));
 
 /** Our d2 pickle read back without numpy: d2 name → [dtype string, shape, sha256 of the bytes]. */
 function readD2(file: string): { top: Map<PyValue, PyValue>; model: Map<string, [string, number[], string, Uint8Array]> } {
-  const { value } = unpickle(new Uint8Array(fs.readFileSync(file)));
+  const { value } = unpickle(new Uint8Array(fs.readFileSync(file)), { allowUnknownGlobals: true });   // our own file: numpy recipes
   assert.ok(value instanceof Map);
   const model = new Map<string, [string, number[], string, Uint8Array]>();
   for (const [k, a] of value.get('model') as Map<PyValue, PyValue>) {
@@ -143,7 +142,7 @@ test('d2: the reference\'s converter, run here, makes the same pickles (golden, 
   exportWeights({ ckpt: ft, to: 'd2', out: jobs[3].ours, ema: true });
   const jobsFile = path.join(root, 'jobs.json');
   fs.writeFileSync(jobsFile, JSON.stringify(jobs));
-  const r = spawnSync('/usr/bin/python3', [path.join(HERE, 'ref_d2.py'), 'compare', SPARK_REF, jobsFile], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(PYTHON, [path.join(HERE, 'ref_d2.py'), 'compare', SPARK_REF, jobsFile], { encoding: 'utf8', timeout: 120_000 });
   assert.equal(r.status, 0, r.stderr);
   const results = JSON.parse(r.stdout) as { problems: string[]; tensors: number; keys: string[]; bytes_identical: boolean }[];
   results.forEach((res, i) => {
@@ -203,7 +202,7 @@ test('mmdet: the reference\'s mmdetection ConvNeXt backbone, loading the file as
   const out = MMDET_OUT();
   if (!fs.existsSync(out)) exportWeights({ ckpt: convnext, to: 'mmdet', out });
   const sd = (loadPth(out) as Map<PyValue, PyValue>).get('state_dict') as PyOrderedDict;
-  const p = spawnSync('/usr/bin/python3', [path.join(HERE, 'ref_mmdet.py'), SPARK_REF, TIMM_REF, out, '1,1,2,1', '8,16,16,32'], { encoding: 'utf8', timeout: 120_000 });
+  const p = spawnSync(PYTHON, [path.join(HERE, 'ref_mmdet.py'), SPARK_REF, TIMM_REF, out, '1,1,2,1', '8,16,16,32'], { encoding: 'utf8', timeout: 120_000 });
   assert.equal(p.status, 0, p.stderr);
   const res = JSON.parse(p.stdout) as { missing: string[]; unexpected: string[]; differ: string[]; loaded: number };
   assert.deepEqual(res.unexpected, [], 'every exported tensor is a backbone weight');

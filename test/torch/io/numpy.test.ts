@@ -86,7 +86,10 @@ print('ok')`, [hex(pickleWithNdarrays(sample()))]);
 });
 
 test('numpy arrays: the recipe our own reader sees (no numpy needed), and bfloat16 refused in one line', () => {
-  const { value, unknownGlobals } = unpickle(pickleWithNdarrays(pyDict({ w: fromNumbers('float32', [2], [1, 2]) })));
+  const bytes = pickleWithNdarrays(pyDict({ w: fromNumbers('float32', [2], [1, 2]) }));
+  // numpy classes are outside the checkpoint allow-list: reading them takes the explicit opt-in
+  assert.throws(() => unpickle(bytes), /refuses to load global numpy\.core\.multiarray\._reconstruct/);
+  const { value, unknownGlobals } = unpickle(bytes, { allowUnknownGlobals: true });
   assert.deepEqual(unknownGlobals, ['numpy.core.multiarray._reconstruct', 'numpy.dtype', 'numpy.ndarray']);
   const a = (value as Map<PyValue, PyValue>).get('w');
   assert.ok(a instanceof PyObject && a.cls instanceof PyGlobal && a.cls.qualifiedName === 'numpy.core.multiarray._reconstruct');
