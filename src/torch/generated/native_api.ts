@@ -188,6 +188,7 @@ export interface NativeOps {
   log_softmax(self: Handle, dim: number, dtype: DType | null): Handle;
   cross_entropy_loss(self: Handle, target: Handle, weight: Handle | null, reduction: number, ignoreIndex: number, labelSmoothing: number): Handle;
   mse_loss(self: Handle, target: Handle, reduction: number): Handle;
+  binary_cross_entropy_with_logits(self: Handle, target: Handle, weight: Handle | null, posWeight: Handle | null, reduction: number): Handle;
   dropout(input: Handle, p: number, train: boolean): Handle;
   upsample_nearest2d(self: Handle, outputSize: number | number[], scalesH: number | null, scalesW: number | null): Handle;
   upsample_bilinear2d(self: Handle, outputSize: number | number[], alignCorners: boolean, scalesH: number | null, scalesW: number | null): Handle;
