@@ -99,6 +99,22 @@ test('val: dataset order, the eval transform, short last batch, the same every e
   assert.deepEqual(got[0]!.images.subarray(3 * S * S, 6 * S * S), direct);
 });
 
+test('val cache: later epochs reuse the decoded images (same values, no new decodes); train refuses it', async () => {
+  const l = createClassificationLoader({ folders, split: 'val', imgSize: S, batchSize: 4, workers: 1, prefetch: 1, cache: true });
+  try {
+    const first = [await l.next(), await l.next()];
+    const decoded = l.stats.decoded;
+    assert.equal(decoded, 6);
+    const again = [await l.next(), await l.next()];
+    assert.deepEqual(again.map((b) => b.images), first.map((b) => b.images));
+    assert.deepEqual(again.map((b) => b.targets), first.map((b) => b.targets));
+    assert.equal(l.stats.decoded, 6);
+  } finally {
+    await l.close();
+  }
+  assert.throws(() => createClassificationLoader({ folders, split: 'train', imgSize: S, batchSize: 2, cache: true }), /cache is for the val split only/);
+});
+
 test('an unreadable image stops the loader with an error naming the file; other channel counts too', async () => {
   for (const [name, bytes, why] of [
     ['broken.jpg', new Uint8Array(300).fill(7), /cannot read image .*broken\.jpg: .* \(fix or remove the file\)$/],
