@@ -13,6 +13,7 @@ import { LARGE_IMG_SIZE } from './augment.js';
 import type { ClassificationFolders } from './classes.js';
 import { BatchLoader, defaultWarn, positiveInt, type Batch, type LoaderStats } from './loader.js';
 import { defaultWorkerCount } from './pool.js';
+import { hashSeed } from './rng.js';
 import { EpochBatchSampler, repeatAugOrder, sequentialOrder, shuffledOrder, type EpochOrder } from './sampler.js';
 
 export interface ClassificationLoaderOptions {
@@ -97,13 +98,17 @@ class LabelledLoader implements ClassificationLoader {
     this.classes = o.folders.classes;
     this.labels = split.labels;
     this.samplesPerEpoch = order.length;
+    // Samples are seeded by (seed, epoch, position in this rank's epoch). With several ranks the stream also
+    // depends on the rank: RepeatAugSampler puts the repeats of an image on different ranks at the same
+    // position, and they must get different augmentations (the point of repeating them).
+    const streamSeed = rank.world > 1 ? hashSeed(seed, rank.rank) : seed;
     this.core = new BatchLoader({
       files: split.files,
       source: `${o.folders.root}/${o.split}`,
       sampler,
       transform: o.split === 'train' ? 'finetune' : 'eval',
       inputSize: o.imgSize,
-      seed,
+      seed: streamSeed,
       normalize: true,
       workers: o.workers ?? defaultWorkerCount(),
       prefetch: o.prefetch ?? 3,

@@ -153,6 +153,26 @@ test('an unreadable image stops the loader with an error naming the file; other 
   }
 });
 
+test('repeated augmentation over two ranks: the repeats of an image land on both ranks, augmented differently', async () => {
+  const dir = tempDir();
+  try {
+    for (const split of ['train', 'val']) {
+      for (let i = 0; i < (split === 'train' ? 256 : 2); i++) {
+        fs.mkdirSync(path.join(dir, split, `c${i % 2}`), { recursive: true });
+        await writeImage(path.join(dir, split, `c${i % 2}`, `${i}.png`), 12, 10, i);
+      }
+    }
+    const f = openClassificationFolders(dir);
+    const base = { folders: f, split: 'train' as const, imgSize: 8, batchSize: 3, seed: 2, repAug: 2, world: 2, workers: 0 };
+    const [r0] = await take({ ...base, rank: 0 }, 1);
+    const [r1] = await take({ ...base, rank: 1 }, 1);
+    assert.deepEqual(r0!.files, r1!.files); // [p0, p0, p1, p1, p2, p2, ...] dealt alternately
+    assert.notDeepEqual(r0!.images, r1!.images);
+  } finally {
+    rmrf(dir);
+  }
+});
+
 test('bad options fail clearly', () => {
   assert.throws(() => createClassificationLoader({ folders, split: 'test' as 'val', imgSize: S, batchSize: 2 }), /split must be 'train' or 'val', got test/);
   assert.throws(() => createClassificationLoader({ folders, split: 'train', imgSize: 0, batchSize: 2 }), /imgSize must be a positive integer, got 0/);
