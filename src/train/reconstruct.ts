@@ -62,7 +62,7 @@ export function disposeModel(model: SparK): void {
  */
 export async function decodeForModel(bytes: Uint8Array, size: number, name = 'the image'): Promise<Float32Array> {
   try {
-    return await loadSample({ file: name, bytes, size, augment: false, normalize: true, seed: 0 });
+    return await loadSample({ file: name, bytes, size, transform: 'center', normalize: true, seed: 0 });
   } catch (e) {
     throw new Error(`could not decode ${name} (${(e as Error).message}); pass a readable image (PNG, JPEG, WebP, GIF, TIFF, BMP)`);
   }
