@@ -29,7 +29,7 @@ function configValue(c: LoadedCheckpoint, key: string): unknown {
 
 /** Build the SparK model a spark-style checkpoint was saved from. */
 export function modelForCheckpoint(c: LoadedCheckpoint, maskOverride = 0): SparK {
-  if (c.kind !== 'spark') throw new Error(`${c.path} holds encoder weights only; reconstruction needs the decoder: pass a *_withdecoder_1kpretrained_spark_style.pth`);
+  if (c.kind !== 'spark') throw new Error(`${c.path} holds ${c.kind === 'finetune' ? 'a fine-tuned classifier' : 'encoder weights only'}; reconstruction needs the decoder: pass a *_withdecoder_1kpretrained_spark_style.pth`);
   const arch = c.arch ?? '';
   if (!isModelName(arch)) throw new Error(`${c.path} was saved for model '${arch}', which sparkts does not know; known: ${listModels().join(', ')}`);
   const inputSize = Number(configValue(c, 'sparse_encoder.input_size') ?? c.inputSize ?? 224);

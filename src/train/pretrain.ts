@@ -146,6 +146,7 @@ async function runPretrain(o: PretrainOptions, onExit: OnExit): Promise<Pretrain
   if (o.resumeFrom) {
     const ck = loadCheckpoint(o.resumeFrom);
     try {
+      if (ck.kind === 'finetune') throw new Error(`--resume_from ${o.resumeFrom} is a fine-tuning checkpoint; resume pretraining from a *_withdecoder_*_spark_style.pth, or continue fine-tuning with spark finetune --resume_from`);
       if (ck.kind !== 'spark') throw new Error(`--resume_from ${o.resumeFrom} holds encoder weights only; resume needs a *_withdecoder_*_spark_style.pth (use --init_weight for weights)`);
       loadIntoSpark(model, ck, { strict: true });
       loadOptimizerState(optimizer, ck);
