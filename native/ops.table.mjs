@@ -202,6 +202,8 @@ export const OPS = [
   ['log_softmax(Tensor self, int dim, ScalarType? dtype=None) -> Tensor', { diff: true }],
   ['cross_entropy_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100, float label_smoothing=0.0) -> Tensor', { method: false, diff: true }],
   ['mse_loss(Tensor self, Tensor target, int reduction=1) -> Tensor', { method: false, diff: true }],
+  // timm's BinaryCrossEntropy (fine-tuning with LAMB): ATen's fused loss and its own (sigmoid − target) backward
+  ['binary_cross_entropy_with_logits(Tensor self, Tensor target, Tensor? weight=None, Tensor? pos_weight=None, int reduction=1) -> Tensor', { method: false, diff: true }],
   ['dropout(Tensor input, float p, bool train) -> Tensor', { method: false, diff: true }],
   // scales_h/w: F.interpolate(scale_factor=s) hands 1/s to the kernel as the source/destination ratio
   // (not in/out), which differs from size-based resizing when in·s is not an integer.

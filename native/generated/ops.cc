@@ -1378,6 +1378,16 @@ static Napi::Value op_mse_loss(const Napi::CallbackInfo& info) {
   return c.guard([&] { return c.ret(at::mse_loss(self, target, reduction)); });
 }
 
+static Napi::Value op_binary_cross_entropy_with_logits(const Napi::CallbackInfo& info) {
+  OpCall c(info, "binary_cross_entropy_with_logits");
+  at::Tensor self = c.tensor(0, "self");
+  at::Tensor target = c.tensor(1, "target");
+  auto weight = c.optTensor(2, "weight");
+  auto pos_weight = c.optTensor(3, "pos_weight");
+  int64_t reduction = c.int64(4, "reduction");
+  return c.guard([&] { return c.ret(at::binary_cross_entropy_with_logits(self, target, weight, pos_weight, reduction)); });
+}
+
 static Napi::Value op_dropout(const Napi::CallbackInfo& info) {
   OpCall c(info, "dropout");
   at::Tensor input = c.tensor(0, "input");
@@ -1637,6 +1647,7 @@ void registerGeneratedOps(Napi::Env env, Napi::Object e) {
   e.Set("log_softmax", Napi::Function::New(env, op_log_softmax, "log_softmax"));
   e.Set("cross_entropy_loss", Napi::Function::New(env, op_cross_entropy_loss, "cross_entropy_loss"));
   e.Set("mse_loss", Napi::Function::New(env, op_mse_loss, "mse_loss"));
+  e.Set("binary_cross_entropy_with_logits", Napi::Function::New(env, op_binary_cross_entropy_with_logits, "binary_cross_entropy_with_logits"));
   e.Set("dropout", Napi::Function::New(env, op_dropout, "dropout"));
   e.Set("upsample_nearest2d", Napi::Function::New(env, op_upsample_nearest2d, "upsample_nearest2d"));
   e.Set("upsample_bilinear2d", Napi::Function::New(env, op_upsample_bilinear2d, "upsample_bilinear2d"));

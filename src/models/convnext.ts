@@ -1,12 +1,16 @@
 // The official ConvNeXt layout as the reference SparK uses it (pretrain/models/convnext.py with the
 // sparse-aware block and LayerNorm of pretrain/encoder.py): names downsample_layers.<i>.<j>,
-// stages.<i>.<j>.{gamma,dwconv,norm,pwconv1,pwconv2}, head norm + fc. Sparsity is not a constructor
-// flag here: a forward with ctx.mask runs sparsely (the reference's sparse=True), one without runs
-// densely, so one set of weights serves pretraining and fine-tuning.
+// stages.<i>.<j>.{gamma,dwconv,norm,pwconv1,pwconv2}. Sparsity is not a constructor flag here: a
+// forward with ctx.mask runs sparsely (the reference's sparse=True), one without runs densely, so one
+// set of weights serves pretraining and fine-tuning. Without classes (pretraining) there is no head;
+// with classes the head is the official ConvNeXt's that the reference fine-tunes
+// (downstream_imagenet/models/convnext_official.py): final LayerNorm `norm` and Linear `head`,
+// initialised with the rest and scaled by head_init_scale, so `*_1kfinetuned_*.pth` files load as-is.
 import type { Tensor } from '../torch/index.js';
 import * as torch from '../torch/index.js';
 import { nn } from '../torch/index.js';
 import type { Encoder, EncoderForwardOptions, ForwardContext } from './contract.js';
+import { convnextLayerIdRule, type HasLayerIds, type LayerIdAndScaleExp } from './layer_decay.js';
 
 export type ConvNeXtDataFormat = 'channels_last' | 'channels_first';
 
@@ -89,12 +93,14 @@ export interface ConvNeXtOptions {
   /** Stage widths. Default [96, 192, 384, 768]. */
   dims?: number[];
   inChans?: number;
-  /** Classifier outputs; 0 = no head (norm and fc are Identity, as the reference). Default 1000. */
+  /** Classifier outputs; 0 = no head (norm and head are Identity, as the reference's encoder). Default 1000. */
   numClasses?: number;
   /** Stochastic depth: linspace(0, rate, total blocks) over the blocks. */
   dropPathRate?: number;
   /** Initial layer scale (gamma); ≤ 0 = no layer scale. Default 1e-6. */
   layerScaleInitValue?: number;
+  /** The official ConvNeXt's head_init_scale: the initial head weight and bias are multiplied by it. Default 1. */
+  headInitScale?: number;
   /** Accepted for timm-style calls and ignored, as in the reference: the head always averages. */
   globalPool?: 'avg' | '';
   /**
@@ -116,7 +122,7 @@ export function convnextDropPathRates(end: number, steps: number): number[] {
   return torch.tidy(() => Array.from(torch.linspace(0, end, steps).toTypedArray() as Float32Array));
 }
 
-export class ConvNeXt extends nn.Module<[Tensor, EncoderForwardOptions?], Tensor | Tensor[]> implements Encoder {
+export class ConvNeXt extends nn.Module<[Tensor, EncoderForwardOptions?], Tensor | Tensor[]> implements Encoder, HasLayerIds {
   /** Stem ×4, then ×2 per downsampling layer (32 for 4 stages; the reference's get_downsample_ratio). */
   readonly downsampleRatio: number;
   /** The stage widths (the reference's get_feature_map_channels = dims). */
@@ -127,8 +133,10 @@ export class ConvNeXt extends nn.Module<[Tensor, EncoderForwardOptions?], Tensor
   readonly layerScaleInitValue: number;
   readonly downsample_layers: nn.ModuleList<nn.Sequential>;
   readonly stages: nn.ModuleList<nn.Sequential>;
+  /** The final norm before the classifier (official ConvNeXt: nn.LayerNorm over channels). */
   readonly norm: ConvNeXtLayerNorm | nn.Identity;
-  readonly fc: nn.Linear | nn.Identity;
+  /** The classifier (official ConvNeXt's `head`). */
+  readonly head: nn.Linear | nn.Identity;
 
   constructor(o: ConvNeXtOptions = {}) {
     super();
@@ -170,22 +178,33 @@ export class ConvNeXt extends nn.Module<[Tensor, EncoderForwardOptions?], Tensor
       cur += depths[i];
     });
 
-    // The reference initialises before it builds the head, so the head keeps PyTorch's default
-    // Linear init. Convs and Linears are leaves, so pre-order equals PyTorch's post-order apply().
+    // The official ConvNeXt builds norm and head before `self.apply(self._init_weights)`, so the head
+    // gets the truncated-normal init too (then × head_init_scale). Convs and Linears are leaves, so
+    // pre-order equals PyTorch's post-order apply(), and the RNG draws come in the reference's order.
+    const last = dims[dims.length - 1];
+    if (this.numClasses > 0) {
+      this.norm = this.registerModule('norm', new ConvNeXtLayerNorm(last, { eps: 1e-6 }));
+      this.head = this.registerModule('head', new nn.Linear(last, this.numClasses));
+    } else {
+      this.norm = this.registerModule('norm', new nn.Identity());
+      this.head = this.registerModule('head', new nn.Identity());
+    }
     for (const [, m] of o.skipInit ? [] : this.namedModules()) {
       if (m instanceof nn.Conv2d || m instanceof nn.Linear) {
         nn.init.truncNormal_(m.weight, { std: 0.02 });
         nn.init.constant_(m.bias!, 0);
       }
     }
-    const last = dims[dims.length - 1];
-    if (this.numClasses > 0) {
-      this.norm = this.registerModule('norm', new ConvNeXtLayerNorm(last, { eps: 1e-6 }));
-      this.fc = this.registerModule('fc', new nn.Linear(last, this.numClasses));
-    } else {
-      this.norm = this.registerModule('norm', new nn.Identity());
-      this.fc = this.registerModule('fc', new nn.Identity());
+    const his = o.headInitScale ?? 1;
+    if (this.head instanceof nn.Linear && his !== 1) {
+      const h = this.head;
+      torch.noGrad(() => { h.weight.mul_(his); h.bias!.mul_(his); });
     }
+  }
+
+  /** convnext_get_layer_id_and_scale_exp (layer-wise lr decay; see layer_decay.ts). */
+  layerIdAndScaleExp(paramName: string): LayerIdAndScaleExp {
+    return convnextLayerIdRule(this.depths)(paramName);
   }
 
   /** Every block, in order. */
@@ -208,7 +227,7 @@ export class ConvNeXt extends nn.Module<[Tensor, EncoderForwardOptions?], Tensor
     if (opts.hierarchical) return maps;
     // The official ConvNeXt head: global average → LN → Linear. (The reference's pretrain-only copy
     // skips the stages on this path; it never uses it, and a classifier needs the features.)
-    return this.fc.forward(this.norm.forward(x.mean([-2, -1])));
+    return this.head.forward(this.norm.forward(x.mean([-2, -1])));
   }
 
   /** The stage outputs, shallow to deep (forward with hierarchical: true). */

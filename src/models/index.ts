@@ -4,3 +4,4 @@ export * from './contract.js';
 export * from './resnet.js';
 export * from './convnext.js';
 export * from './registry.js';
+export * from './layer_decay.js';

@@ -7,6 +7,7 @@
 import type { Tensor } from '../torch/index.js';
 import { nn, dropout } from '../torch/index.js';
 import type { Encoder, EncoderForwardOptions, ForwardContext } from './contract.js';
+import { resnetLayerIdRule, type HasLayerIds, type LayerIdAndScaleExp } from './layer_decay.js';
 
 export type ResNetBlockKind = 'basic' | 'bottleneck';
 /** timm's SelectAdaptivePool2d types that this port supports; '' = no pooling (only without a classifier). */
@@ -179,7 +180,7 @@ function checkPositiveInts(v: unknown, what: string): void {
   }
 }
 
-export class ResNet extends nn.Module<[Tensor, EncoderForwardOptions?], Tensor | Tensor[]> implements Encoder {
+export class ResNet extends nn.Module<[Tensor, EncoderForwardOptions?], Tensor | Tensor[]> implements Encoder, HasLayerIds {
   /** The reference's get_downsample_ratio: stem ×4, then ×2 per stage after the first (32 for 4 stages). */
   readonly downsampleRatio: number;
   /** The reference's get_feature_map_channels: each stage's output width. */
@@ -276,6 +277,11 @@ export class ResNet extends nn.Module<[Tensor, EncoderForwardOptions?], Tensor |
       else if (m instanceof nn.BatchNorm2d) { nn.init.ones_(m.weight!); nn.init.zeros_(m.bias!); }
     }
     if (zeroInitLastBn) for (const b of this.blocks()) b.zeroInitLastBn();
+  }
+
+  /** resnets_get_layer_id_and_scale_exp (layer-wise lr decay; see layer_decay.ts). */
+  layerIdAndScaleExp(paramName: string): LayerIdAndScaleExp {
+    return resnetLayerIdRule(this.stages.map((s) => s.length))(paramName);
   }
 
   /** Every residual block, in order. */

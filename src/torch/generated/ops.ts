@@ -942,6 +942,11 @@ export function mseLoss(self: Tensor, target: Tensor, reduction: number = 1): Te
   return wrap(native.ops.mse_loss(self.handle, target.handle, reduction));
 }
 
+/** `binary_cross_entropy_with_logits` (differentiable) */
+export function binaryCrossEntropyWithLogits(self: Tensor, target: Tensor, weight: Tensor | null = null, posWeight: Tensor | null = null, reduction: number = 1): Tensor {
+  return wrap(native.ops.binary_cross_entropy_with_logits(self.handle, target.handle, weight === null ? null : weight.handle, posWeight === null ? null : posWeight.handle, reduction));
+}
+
 /** `dropout` (differentiable) */
 export function dropout(input: Tensor, p: number, train: boolean): Tensor {
   return wrap(native.ops.dropout(input.handle, p, train));
