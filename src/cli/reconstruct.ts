@@ -4,7 +4,7 @@ import { mkdirSync, existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as torch from '../torch/index.js';
 import { writeFileAtomic } from '../torch/io/atomic.js';
-import { createPretrainEncoder, isModelName, listModels } from '../models/index.js';
+import { createPretrainEncoder, isModelName, listModels, modelRecord } from '../models/index.js';
 import { SparK, type DensifyNorm } from '../spark/index.js';
 import { createLoader } from '../data/index.js';
 import { loadCheckpoint, loadIntoSpark, disposeCheckpoint, type LoadedCheckpoint } from '../train/checkpoint.js';
@@ -34,7 +34,7 @@ export function modelForCheckpoint(c: LoadedCheckpoint, maskOverride = 0): SparK
   if (!isModelName(arch)) throw new Error(`${c.path} was saved for model '${arch}', which sparkts does not know; known: ${listModels().join(', ')}`);
   const inputSize = Number(configValue(c, 'sparse_encoder.input_size') ?? c.inputSize ?? 224);
   const maskRatio = maskOverride || Number(configValue(c, 'mask_ratio') ?? 0.6);
-  const dn = String(configValue(c, 'densify_norm_str') ?? (arch.includes('convnext') ? 'ln' : 'bn'));
+  const dn = String(configValue(c, 'densify_norm_str') ?? modelRecord(arch).pretrain.densifyNorm);
   const densifyNorm: DensifyNorm = dn === 'bn' || dn === 'ln' ? dn : 'identity';
   return new SparK(createPretrainEncoder(arch), {
     inputSize, maskRatio, densifyNorm, decoderWidth: Number(configValue(c, 'dense_decoder.width') ?? 768),

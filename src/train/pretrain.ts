@@ -7,7 +7,7 @@ import type { Tensor } from '../torch/index.js';
 import { saveSafetensors } from '../torch/io/tensor_bridge.js';
 import { writeFileAtomic } from '../torch/io/atomic.js';
 import { LAMB, AdamW, SGD, type Optimizer } from '../torch/optim/index.js';
-import { createPretrainEncoder, isModelName, listModels } from '../models/index.js';
+import { createPretrainEncoder, isModelName, listModels, modelRecord } from '../models/index.js';
 import { SparK } from '../spark/index.js';
 import { createLoader, type Batch, type Loader } from '../data/index.js';
 import { getParamGroups } from './param_groups.js';
@@ -72,8 +72,6 @@ export interface PretrainResult {
   timmStylePath: string;
 }
 
-const isConvNeXt = (m: string): boolean => m.includes('convnext') || m.includes('cnx');
-
 /** Check the options that can be checked before touching data or building a model. */
 export function validatePretrainOptions(o: PretrainOptions): void {
   if (!isModelName(o.model)) throw new Error(`unknown model '${o.model}'; choose one of ${listModels().join(', ')}`);
@@ -116,7 +114,8 @@ async function runPretrain(o: PretrainOptions, onExit: OnExit): Promise<Pretrain
   const say = (s: string): void => { out.write(`${s}\n`); };
 
   const lr = o.baseLr * o.bs / 256;                      // the reference's linear scaling
-  const beta2 = o.ada || (isConvNeXt(o.model) ? 0.999 : 0.95);
+  const facts = modelRecord(o.model).pretrain;          // per-model facts: the registry record, not the name
+  const beta2 = o.ada || facts.adamBeta2;
   const wde = o.wde || o.wd;
   torch.manualSeed(o.seed);
   const maskGen = new torch.Generator(o.seed + 1);
@@ -124,7 +123,7 @@ async function runPretrain(o: PretrainOptions, onExit: OnExit): Promise<Pretrain
   // model
   const encoder = createPretrainEncoder(o.model, { dropPathRate: o.dp });
   const model = new SparK(encoder, {
-    inputSize: o.inputSize, maskRatio: o.mask, densifyNorm: isConvNeXt(o.model) ? 'ln' : 'bn', decoderWidth: o.decoderWidth,
+    inputSize: o.inputSize, maskRatio: o.mask, densifyNorm: facts.densifyNorm, decoderWidth: o.decoderWidth,
   });
   onExit(() => { for (const t of [...model.parameters(), ...model.buffers()]) t.dispose(); });
   if (o.device !== 'cpu') model.to(o.device);
