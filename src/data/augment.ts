@@ -13,6 +13,12 @@ export const IMAGENET_DEFAULT_STD: readonly [number, number, number] = [0.229, 0
 
 /** The reference's pretraining crop scale range (SparK pretrain/utils/imagenet.py). */
 export const PRETRAIN_CROP_SCALE: readonly [number, number] = [0.67, 1.0];
+/** The reference's fine-tuning crop scale range (timm transforms_imagenet_train default). */
+export const FINETUNE_CROP_SCALE: readonly [number, number] = [0.08, 1.0];
+/** timm transforms_imagenet_eval crop_pct used by the reference's val transform (downstream_imagenet/data.py). */
+export const EVAL_CROP_PCT = 0.95;
+/** From this img_size on, the reference switches its fine-tuning augmentation and val geometry (data.py). */
+export const LARGE_IMG_SIZE = 384;
 /** torchvision's default aspect-ratio range. */
 export const DEFAULT_CROP_RATIO: readonly [number, number] = [3 / 4, 4 / 3];
 
@@ -93,6 +99,37 @@ export function resizeShorterThenCenterCrop(
   const top = pyRound((rh - size) / 2);
   const left = pyRound((rw - size) / 2);
   return { resizeHeight: rh, resizeWidth: rw, crop: { top, left, height: size, width: size } };
+}
+
+/**
+ * The reference's val geometry (downstream_imagenet/data.py): below 384 px timm's
+ * transforms_imagenet_eval(img_size, crop_pct=0.95): Resize(floor(img_size / 0.95)) on the shorter side,
+ * then CenterCrop(img_size); from 384 px on a plain Resize((img_size, img_size)) (aspect not kept, no crop).
+ */
+export function evalGeometry(
+  height: number,
+  width: number,
+  size: number,
+): { resizeHeight: number; resizeWidth: number; crop: CropBox } {
+  if (size >= LARGE_IMG_SIZE) return { resizeHeight: size, resizeWidth: size, crop: { top: 0, left: 0, height: size, width: size } };
+  const g = resizeShorterThenCenterCrop(height, width, Math.floor(size / EVAL_CROP_PCT));
+  const top = pyRound((g.resizeHeight - size) / 2);
+  const left = pyRound((g.resizeWidth - size) / 2);
+  return { resizeHeight: g.resizeHeight, resizeWidth: g.resizeWidth, crop: { top, left, height: size, width: size } };
+}
+
+/** Mirror interleaved RGB bytes (`width`×`height`) left to right, in place. */
+export function flipRgbInPlace(rgb: Uint8Array, width: number, height: number): Uint8Array {
+  for (let y = 0; y < height; y++) {
+    for (let a = y * width, b = a + width - 1; a < b; a++, b--) {
+      for (let c = 0; c < 3; c++) {
+        const t = rgb[a * 3 + c]!;
+        rgb[a * 3 + c] = rgb[b * 3 + c]!;
+        rgb[b * 3 + c] = t;
+      }
+    }
+  }
+  return rgb;
 }
 
 /**

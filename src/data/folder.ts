@@ -19,7 +19,7 @@ export function isImageFile(name: string): boolean {
 }
 
 // Byte-wise (code unit) comparison, like Python's sorted(); localeCompare would depend on the locale.
-function byName(a: string, b: string): number {
+export function byName(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
@@ -49,10 +49,50 @@ export function resolveImageRoot(root: string): string {
   return abs;
 }
 
+/** One directory's visible entries, sorted by name, symbolic links resolved (dangling ones dropped). */
+export interface DirEntries {
+  dirs: string[];
+  files: string[];
+}
+
+/**
+ * The entries of `d`: sub-directories and files as absolute paths, each list sorted by name (Python's
+ * sorted()). Hidden entries (names starting with '.', e.g. macOS `._x.jpg` resource forks or
+ * `.ipynb_checkpoints`) are ignored. Throws one line when `d` cannot be read.
+ */
+export function readDirSorted(d: string): DirEntries {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(d, { withFileTypes: true });
+  } catch (e) {
+    throw new Error(`cannot read directory ${d}: ${(e as Error).message} (check its permissions)`);
+  }
+  entries.sort((a, b) => byName(a.name, b.name));
+  const out: DirEntries = { dirs: [], files: [] };
+  for (const ent of entries) {
+    if (ent.name.startsWith('.')) continue;
+    const p = path.join(d, ent.name);
+    let isDir = ent.isDirectory();
+    let isFile = ent.isFile();
+    if (ent.isSymbolicLink()) {
+      try {
+        const st = fs.statSync(p);
+        isDir = st.isDirectory();
+        isFile = st.isFile();
+      } catch {
+        continue; // dangling link
+      }
+    }
+    if (isDir) out.dirs.push(p);
+    else if (isFile) out.files.push(p);
+  }
+  return out;
+}
+
 /**
  * Every image under `root` (ImageNet layout or any folder, searched recursively), as absolute paths in
- * a deterministic order. Hidden entries (names starting with '.', e.g. macOS `._x.jpg` resource forks)
- * are ignored. Symbolic links are followed; a directory reached twice is listed once.
+ * a deterministic order. Hidden entries are ignored. Symbolic links are followed; a directory reached
+ * twice is listed once.
  */
 export function listImages(root: string): string[] {
   const dir = resolveImageRoot(root);
@@ -65,33 +105,15 @@ export function listImages(root: string): string[] {
     const real = fs.realpathSync(d);
     if (seenDirs.has(real)) return;
     seenDirs.add(real);
-    let entries: fs.Dirent[];
-    try {
-      entries = fs.readdirSync(d, { withFileTypes: true });
-    } catch (e) {
-      throw new Error(`cannot read directory ${d}: ${(e as Error).message} (check its permissions)`);
-    }
-    entries.sort((a, b) => byName(a.name, b.name));
-    for (const ent of entries) {
-      if (ent.name.startsWith('.')) continue;
-      anyEntry = true;
-      const p = path.join(d, ent.name);
-      let isDir = ent.isDirectory();
-      let isFile = ent.isFile();
-      if (ent.isSymbolicLink()) {
-        try {
-          const st = fs.statSync(p);
-          isDir = st.isDirectory();
-          isFile = st.isFile();
-        } catch {
-          continue; // dangling link
-        }
-      }
-      if (isDir) walk(p);
-      else if (isFile) {
-        if (isImageFile(ent.name)) out.push(p);
-        else otherFiles++;
-      }
+    const { dirs, files } = readDirSorted(d);
+    if (dirs.length + files.length > 0) anyEntry = true;
+    // entries in name order, directories and files interleaved (depth first)
+    const merged = [...dirs.map((p) => ({ p, dir: true })), ...files.map((p) => ({ p, dir: false }))];
+    merged.sort((a, b) => byName(path.basename(a.p), path.basename(b.p)));
+    for (const { p, dir } of merged) {
+      if (dir) walk(p);
+      else if (isImageFile(p)) out.push(p);
+      else otherFiles++;
     }
   };
   walk(dir);

@@ -169,7 +169,7 @@ class DataLoader implements Loader {
         const data = await this.pool.run({
           file: this.files[idx]!,
           size: this.size,
-          augment: this.augment,
+          transform: this.augment ? 'pretrain' : 'center',
           normalize: this.normalize,
           seed,
         });

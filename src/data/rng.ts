@@ -43,6 +43,7 @@ export class Rng {
   private s1: number;
   private s2: number;
   private s3: number;
+  private spare: number | null = null;
 
   /** `seed` is any safe integer; it is hashed, so nearby seeds give unrelated streams. */
   constructor(seed: number) {
@@ -81,6 +82,21 @@ export class Rng {
   /** Uniform double in [lo, hi). */
   uniform(lo: number, hi: number): number {
     return lo + (hi - lo) * this.random();
+  }
+
+  /** Standard normal N(0, 1) (Box–Muller; the second value of each pair is kept for the next call). */
+  normal(): number {
+    if (this.spare !== null) {
+      const v = this.spare;
+      this.spare = null;
+      return v;
+    }
+    let u = 0;
+    while (u === 0) u = this.random(); // log(0) guard
+    const r = Math.sqrt(-2 * Math.log(u));
+    const t = 2 * Math.PI * this.random();
+    this.spare = r * Math.sin(t);
+    return r * Math.cos(t);
   }
 
   /** Uniform integer in [lo, hi) (hi exclusive, like torch.randint). */

@@ -99,8 +99,8 @@ test('a BMP decodes through the loader exactly like the same pixels in a PNG', a
     const px = syntheticRgb(w, h, 3);
     fs.writeFileSync(path.join(dir, 'a.bmp'), encodeBmp24(px, w, h));
     await sharp(px, { raw: { width: w, height: h, channels: 3 } }).png().toFile(path.join(dir, 'a.png'));
-    for (const augment of [true, false]) {
-      const req = { size: 32, augment, normalize: true, seed: 1234 };
+    for (const transform of ['pretrain', 'center', 'finetune', 'eval'] as const) {
+      const req = { size: 32, transform, normalize: true, seed: 1234 };
       const a = await loadSample({ file: path.join(dir, 'a.bmp'), ...req });
       const b = await loadSample({ file: path.join(dir, 'a.png'), ...req });
       assert.deepEqual(a, b);
