@@ -137,45 +137,32 @@ function fitError(c: LoadedCheckpoint, model: string, detail: string): Error {
 }
 
 /**
- * Load the weights a fine-tune starts from into `model` (and, from a fine-tune checkpoint, `ema` and
- * `optimizer`). Another architecture is one line naming the first mismatched key and both shapes, or
- * the first missing non-classifier key; a file of which nothing fits is refused too.
+ * Load the weights a fine-tune starts from into `net`: a state dict non-strictly (or strictly, to resume
+ * our own run), the encoder of a SparK pretraining checkpoint, or a fine-tune checkpoint's `module`.
+ * Another architecture is one line naming the first mismatched key and both shapes, or the first
+ * missing key outside the classifier; a file of which nothing fits is refused too.
  */
-export function loadFinetuneWeights(net: Module, ema: Module, optimizer: Optimizer, c: LoadedCheckpoint,
-  o: { model: string; classifierPrefixes: readonly string[]; strict: boolean }): WeightsReport {
+export function loadModelWeights(net: Module, c: LoadedCheckpoint, o: { model: string; classifierPrefixes: readonly string[]; strict: boolean }): WeightsReport {
   let state = c.module;
-  let owned: Map<string, Tensor> | undefined;
   const fromSparkEncoder = c.kind === 'spark';
   if (fromSparkEncoder) {
-    // the reference refuses *_withdecoder_* files; its encoder is exactly a timm-style state dict
-    owned = new Map();
-    for (const [k, t] of c.module) if (k.startsWith(SPARK_ENCODER_PREFIX)) owned.set(k.slice(SPARK_ENCODER_PREFIX.length), t);
-    if (!owned.size) throw new Error(`checkpoint ${c.path} is a SparK checkpoint without encoder weights (${SPARK_ENCODER_PREFIX}*); pass a *_1kpretrained_timm_style.pth`);
-    state = owned;
+    // the reference refuses *_withdecoder_* files; their encoder is exactly a timm-style state dict
+    state = new Map();
+    for (const [k, t] of c.module) if (k.startsWith(SPARK_ENCODER_PREFIX)) state.set(k.slice(SPARK_ENCODER_PREFIX.length), t);
+    if (!state.size) throw new Error(`checkpoint ${c.path} is a SparK checkpoint without encoder weights (${SPARK_ENCODER_PREFIX}*); pass a *_1kpretrained_timm_style.pth`);
   }
-  const what = o.model;
   let report: { missingKeys: string[]; unexpectedKeys: string[] };
   try {
     report = torch.tidy(() => net.loadStateDict(state, { strict: o.strict }));
   } catch (e) {
-    throw fitError(c, what, (e as Error).message.replace(/^loadStateDict: /, '').slice(0, 300));
+    throw fitError(c, o.model, (e as Error).message.replace(/^loadStateDict: /, '').slice(0, 300));
   }
   if (report.unexpectedKeys.length === state.size) {
-    throw fitError(c, what, `none of its ${state.size} tensors (${report.unexpectedKeys.slice(0, 3).join(', ')}${state.size > 3 ? ', …' : ''}) is a weight of ${what}`);
+    throw fitError(c, o.model, `none of its ${state.size} tensors (${report.unexpectedKeys.slice(0, 3).join(', ')}${state.size > 3 ? ', …' : ''}) is a weight of ${o.model}`);
   }
   const missingBody = report.missingKeys.filter((k) => !isClassifierKey(k, o.classifierPrefixes));
   if (missingBody.length) {
-    throw fitError(c, what, `it has no ${missingBody[0]}${missingBody.length > 1 ? ` (nor ${missingBody.length - 1} more of the model's non-classifier weights)` : ''}`);
-  }
-  if (c.kind === 'finetune') {
-    if (c.ema) {
-      try { torch.tidy(() => ema.loadStateDict(c.ema!, { strict: o.strict })); } catch (e) {
-        throw fitError(c, what, `its EMA: ${(e as Error).message.replace(/^loadStateDict: /, '').slice(0, 300)}`);
-      }
-    }
-    try { loadOptimizerState(optimizer, c); } catch (e) {
-      throw new Error(`checkpoint ${c.path}: its optimizer state does not fit this run (${(e as Error).message.split('\n')[0]}); resume with the flags it was made with (--opt, --lr_scale)`);
-    }
+    throw fitError(c, o.model, `it has no ${missingBody[0]}${missingBody.length > 1 ? ` (nor ${missingBody.length - 1} more of the model's non-classifier weights)` : ''}`);
   }
   const isRun = c.kind === 'finetune';
   return {
@@ -183,4 +170,17 @@ export function loadFinetuneWeights(net: Module, ema: Module, optimizer: Optimiz
     epStart: isRun ? (c.epoch ?? -1) + 1 : 0,
     performanceDesc: isRun ? (c.performanceDesc ?? '[no performance_desc]') : '[no performance_desc]',
   };
+}
+
+/** A fine-tune checkpoint's EMA and optimizer state (util.py load_checkpoint: 'ema', 'optimizer'). */
+export function loadRunState(ema: Module | null, optimizer: Optimizer, c: LoadedCheckpoint, o: { model: string; strict: boolean }): void {
+  if (c.kind !== 'finetune') return;
+  if (c.ema && ema) {
+    try { torch.tidy(() => ema.loadStateDict(c.ema!, { strict: o.strict })); } catch (e) {
+      throw fitError(c, o.model, `its EMA: ${(e as Error).message.replace(/^loadStateDict: /, '').slice(0, 300)}`);
+    }
+  }
+  try { loadOptimizerState(optimizer, c); } catch (e) {
+    throw new Error(`checkpoint ${c.path}: its optimizer state does not fit this run (${(e as Error).message.split('\n')[0]}); resume with the flags it was made with (--opt, --lr_scale)`);
+  }
 }
