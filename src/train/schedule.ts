@@ -55,3 +55,14 @@ function scale(v: unknown, key: string): number {
   if (typeof v !== 'number') throw new Error(`lrWdAnnealing: param group option '${key}' must be a number, got ${JSON.stringify(v)}`);
   return v;
 }
+
+/**
+ * The fine-tuning schedule (downstream_imagenet/lr_decay.py lr_wd_annealing): the same lr curve,
+ * weight decay held constant (the pretraining formula with wd_end = wd gives exactly wd), each
+ * group's lr = lr·lr_scale and wd = wd·weight_decay_scale. Returns [minLr, maxLr, minWd, maxWd].
+ */
+export function finetuneLrWdAnnealing(
+  optimizer: Optimizer, peakLr: number, wd: number, curIt: number, warmupIt: number, maxIt: number,
+): [number, number, number, number] {
+  return lrWdAnnealing(optimizer, peakLr, wd, wd, curIt, warmupIt, maxIt);
+}

@@ -8,6 +8,11 @@
 //      times the trust ratio ‖p‖/‖update‖ (1 when either norm is 0; min(·, 1) with trust_clip);
 //      p -= lr·update.
 // max_grad_norm is read from the constructor's defaults, as the reference does (not from the group).
+//
+// variant 'timm' is timm 0.5.4's own Lamb, which the reference fine-tunes with
+// (`Lamb(max_grad_norm=1e7, always_adapt=True, bias_correction=False)`): the same algorithm, but the
+// clip factor is `where(norm > max, norm / max, 1)` and each grad is DIVIDED by it (SparK's copy
+// multiplies by its reciprocal, which can differ in the last bit), and timm's default max_grad_norm is 1.
 import type { Tensor } from '../tensor.js';
 import { keep, tidy } from '../memory.js';
 import { minimum, where, zeros, zerosLike } from '../generated/ops.js';
@@ -25,17 +30,22 @@ export interface LAMBOptions {
   max_grad_norm?: number;
   trust_clip?: boolean;
   always_adapt?: boolean;
+  /** 'spark' (default): the reference's pretraining TheSameAsTimmLAMB; 'timm': timm 0.5.4's Lamb. Not a group option. */
+  variant?: 'spark' | 'timm';
 }
 
 export class LAMB extends Optimizer {
   /** The global gradient norm (before clipping) of the last step; 0 before the first. */
   globalGradNorm = 0;
+  readonly variant: 'spark' | 'timm';
 
   constructor(params: Tensor[] | ParamGroupInput[], opts: LAMBOptions = {}) {
-    // the reference's defaults (which differ from timm's eps/max_grad_norm only in eps=1e-6, max_grad_norm=2)
+    const variant = opts.variant ?? 'spark';
+    check(variant === 'spark' || variant === 'timm', `LAMB: variant must be 'spark' or 'timm', got ${JSON.stringify(variant)}`);
+    // the reference's defaults (which differ from timm's only in max_grad_norm: 2 vs timm's 1)
     const {
       lr = 1e-3, bias_correction = true, betas = [0.9, 0.999], eps = 1e-6, weight_decay = 0.01,
-      grad_averaging = true, max_grad_norm = 2.0, trust_clip = false, always_adapt = false,
+      grad_averaging = true, max_grad_norm = variant === 'timm' ? 1.0 : 2.0, trust_clip = false, always_adapt = false,
     } = opts;
     check(Array.isArray(betas) && betas.length === 2, 'LAMB: betas must be a pair [beta1, beta2]');
     check(typeof max_grad_norm === 'number' && max_grad_norm > 0, `LAMB: max_grad_norm must be a positive number, got ${max_grad_norm}`);
@@ -43,6 +53,7 @@ export class LAMB extends Optimizer {
       lr, bias_correction, betas: [betas[0], betas[1]], eps, weight_decay, grad_averaging,
       max_grad_norm, trust_clip, always_adapt,
     });
+    this.variant = variant;
   }
 
   protected update(): void {
@@ -68,8 +79,9 @@ export class LAMB extends Optimizer {
     const mgn = this.defaults.max_grad_norm;
     if (typeof mgn !== 'number') throw new Error(`LAMB: max_grad_norm must be a number, got ${JSON.stringify(mgn)}`);
     const maxGradNorm = tensor(mgn, { dtype, device });
-    // Python's `1 / t` is t.reciprocal() * 1
-    const clip = where(globalNorm.gt(maxGradNorm), globalNorm.div(maxGradNorm), one).reciprocal();
+    const factor = where(globalNorm.gt(maxGradNorm), globalNorm.div(maxGradNorm), one);
+    // SparK: grad.mul_(1 / factor) (Python's `1 / t` is t.reciprocal() * 1); timm: grad.div_(factor)
+    const clipGrad = this.variant === 'timm' ? (g: Tensor): Tensor => g.div_(factor) : ((r: Tensor) => (g: Tensor): Tensor => g.mul_(r))(factor.reciprocal());
 
     for (const g of this.paramGroups) {
       const biasCorrection = this.flag(g, 'bias_correction');
@@ -86,7 +98,7 @@ export class LAMB extends Optimizer {
         tidy(() => {
           const g0 = p.grad;
           if (!g0) return;
-          const grad = g0.mul_(clip);
+          const grad = clipGrad(g0);
           const state = this.stateFor(p);
           if (Object.keys(state).length === 0) {
             state.exp_avg = keep(zerosLike(p));
