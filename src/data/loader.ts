@@ -3,14 +3,17 @@
 //
 // Determinism: every sample's augmentation is seeded by (seed, epoch, position in the epoch), so the
 // batches depend on the seed and the start position only, not on the number of workers or on timing.
-// Unreadable files: skipped with one warning each, counted in `stats`, and replaced by the next readable
-// file in dataset order (same augmentation seed), so every batch stays full and stays deterministic.
+// Unreadable files (pretraining): skipped with one warning each, counted in `stats`, and replaced by the
+// next readable file in dataset order (same augmentation seed), so every batch stays full and stays
+// deterministic. A labelled loader (labelled.ts) fails instead, naming the file: replacing an image would
+// change its label, and the reference's PIL loader raises too.
 
 import * as path from 'node:path';
 import { listImages } from './folder.js';
 import { DecodePool, defaultWorkerCount } from './pool.js';
 import { hashSeed } from './rng.js';
-import { InfiniteBatchSampler, type SampledBatch } from './sampler.js';
+import type { SampleTransform } from './sample.js';
+import { InfiniteBatchSampler, type BatchSampler, type SampledBatch } from './sampler.js';
 
 export interface LoaderOptions {
   /** Dataset folder (ImageNet layout or any folder of images, searched recursively). Give this or `files`. */
@@ -36,7 +39,7 @@ export interface LoaderOptions {
 }
 
 export interface Batch {
-  /** B·3·S·S float32, CHW per image. */
+  /** B·3·S·S float32, CHW per image (B = batchSize, or fewer in the short last batch of a fine-tuning epoch). */
   data: Float32Array;
   shape: [number, number, number, number];
   epoch: number;
@@ -66,24 +69,33 @@ export interface Loader extends AsyncIterable<Batch> {
   readonly position: { epoch: number; iter: number };
 }
 
-function positiveInt(name: string, v: number): void {
+/** What the batching core needs: the files, an index sampler, the per-sample transform and the policies. */
+export interface BatchLoaderConfig {
+  files: readonly string[];
+  /** Where the files come from, for messages. */
+  source: string;
+  sampler: BatchSampler;
+  transform: SampleTransform;
+  inputSize: number;
+  seed: number;
+  normalize: boolean;
+  workers: number;
+  prefetch: number;
+  /** 'skip': replace an unreadable image by the next readable one; 'fail': stop with an error naming it. */
+  badImages: 'skip' | 'fail';
+  warn: (message: string) => void;
+}
+
+export function positiveInt(name: string, v: number): void {
   if (!Number.isSafeInteger(v) || v < 1) throw new Error(`data loader: ${name} must be a positive integer, got ${v}`);
 }
 
-class DataLoader implements Loader {
+export class BatchLoader implements Loader {
   readonly files: readonly string[];
   readonly itersPerEpoch: number;
   readonly workers: number;
   readonly stats: LoaderStats = { skipped: 0, skippedFiles: [], batches: 0 };
-  private readonly size: number;
-  private readonly batchSize: number;
-  private readonly seed: number;
-  private readonly prefetch: number;
-  private readonly augment: boolean;
-  private readonly normalize: boolean;
-  private readonly warn: (m: string) => void;
-  private readonly source: string;
-  private readonly sampler: InfiniteBatchSampler;
+  private readonly c: BatchLoaderConfig;
   private readonly pool: DecodePool;
   private readonly queue: Promise<Batch>[] = [];
   private readonly bad = new Set<number>();
@@ -92,42 +104,18 @@ class DataLoader implements Loader {
   private closed = false;
   private pos: { epoch: number; iter: number };
 
-  constructor(o: LoaderOptions) {
-    if ((o.root === undefined) === (o.files === undefined)) {
-      throw new Error('data loader: give either root (a folder of images) or files (a list of image paths)');
-    }
-    if (o.files !== undefined) {
-      if (o.files.length === 0) throw new Error('data loader: files is empty (give at least one image path)');
-      this.files = o.files.map((f) => path.resolve(f));
-      this.source = `the ${this.files.length} given files`;
-    } else {
-      this.files = listImages(o.root!);
-      this.source = path.resolve(o.root!);
-    }
-    positiveInt('inputSize', o.inputSize);
-    positiveInt('batchSize', o.batchSize);
-    this.size = o.inputSize;
-    this.batchSize = o.batchSize;
-    this.seed = o.seed ?? 0;
-    this.prefetch = o.prefetch ?? 3;
-    positiveInt('prefetch', this.prefetch);
-    this.augment = o.augment ?? true;
-    this.normalize = o.normalize ?? true;
-    this.warn = o.onWarning ?? ((m) => process.stderr.write(`warning: ${m}\n`));
-    this.sampler = new InfiniteBatchSampler({
-      n: this.files.length,
-      batchSize: this.batchSize,
-      seed: this.seed,
-      startEpoch: o.startEpoch ?? 0,
-      startIter: o.startIter ?? 0,
-    });
-    this.itersPerEpoch = this.sampler.itersPerEpoch;
-    this.pos = this.sampler.state;
-    this.workers = o.workers ?? defaultWorkerCount();
+  constructor(c: BatchLoaderConfig) {
+    positiveInt('inputSize', c.inputSize);
+    positiveInt('prefetch', c.prefetch);
+    this.c = c;
+    this.files = c.files;
+    this.itersPerEpoch = c.sampler.itersPerEpoch;
+    this.pos = c.sampler.state;
+    this.workers = c.workers;
     this.pool = new DecodePool(this.workers);
     const uv = Number(process.env.UV_THREADPOOL_SIZE);
     if (this.workers > uv) {
-      this.warn(`UV_THREADPOOL_SIZE=${uv} lets only ${uv} of ${this.workers} workers decode at once (set UV_THREADPOOL_SIZE=${this.workers + 2} before starting node)`);
+      c.warn(`UV_THREADPOOL_SIZE=${uv} lets only ${uv} of ${this.workers} workers decode at once (set UV_THREADPOOL_SIZE=${this.workers + 2} before starting node)`);
     }
     this.fill();
   }
@@ -137,8 +125,8 @@ class DataLoader implements Loader {
   }
 
   private fill(): void {
-    while (!this.closed && !this.failure && this.queue.length < this.prefetch) {
-      const p = this.loadBatch(this.sampler.next());
+    while (!this.closed && !this.failure && this.queue.length < this.c.prefetch) {
+      const p = this.loadBatch(this.c.sampler.next());
       p.catch(() => undefined); // awaited later by next(); don't let an early failure be "unhandled"
       this.queue.push(p);
     }
@@ -151,12 +139,12 @@ class DataLoader implements Loader {
     this.firstError ??= `${file}: ${msg}`;
     this.stats.skipped++;
     this.stats.skippedFiles.push(file);
-    this.warn(`skipping unreadable image ${file}: ${msg} (replaced by another image; fix or remove the file)`);
+    this.c.warn(`skipping unreadable image ${file}: ${msg} (replaced by another image; fix or remove the file)`);
   }
 
   private allBad(): Error {
     return new Error(
-      `no readable image in ${this.source}: all ${this.files.length} failed to decode (first: ${this.firstError}); check the files or pass another --data_path`,
+      `no readable image in ${this.c.source}: all ${this.files.length} failed to decode (first: ${this.firstError}); check the files or pass another --data_path`,
     );
   }
 
@@ -168,9 +156,9 @@ class DataLoader implements Loader {
       try {
         const data = await this.pool.run({
           file: this.files[idx]!,
-          size: this.size,
-          transform: this.augment ? 'pretrain' : 'center',
-          normalize: this.normalize,
+          size: this.c.inputSize,
+          transform: this.c.transform,
+          normalize: this.c.normalize,
           seed,
         });
         return { data, index: idx };
@@ -178,6 +166,7 @@ class DataLoader implements Loader {
         if (this.closed) throw e;
         const msg = (e as Error).message;
         if (msg.startsWith('decode worker failed')) throw e;
+        if (this.c.badImages === 'fail') throw new Error(`cannot read image ${this.files[idx]}: ${msg} (fix or remove the file)`);
         this.markBad(idx, msg);
       }
     }
@@ -185,14 +174,15 @@ class DataLoader implements Loader {
   }
 
   private async loadBatch(sb: SampledBatch): Promise<Batch> {
-    const S = this.size;
+    const S = this.c.inputSize;
     const per = 3 * S * S;
-    const data = new Float32Array(this.batchSize * per);
-    const indices = new Array<number>(this.batchSize);
+    const B = sb.indices.length;
+    const data = new Float32Array(B * per);
+    const indices = new Array<number>(B);
     try {
       await Promise.all(
         sb.indices.map(async (idx, k) => {
-          const r = await this.loadSlot(idx, hashSeed(this.seed, sb.epoch, sb.positions[k]!));
+          const r = await this.loadSlot(idx, hashSeed(this.c.seed, sb.epoch, sb.positions[k]!));
           data.set(r.data, k * per);
           indices[k] = r.index;
         }),
@@ -203,7 +193,7 @@ class DataLoader implements Loader {
     }
     return {
       data,
-      shape: [this.batchSize, 3, S, S],
+      shape: [B, 3, S, S],
       epoch: sb.epoch,
       iter: sb.iter,
       indices,
@@ -242,7 +232,49 @@ class DataLoader implements Loader {
   }
 }
 
-/** Start a loader; its workers start decoding the first batches at once. Call close() when done. */
-export function createLoader(options: LoaderOptions): Loader {
-  return new DataLoader(options);
+/**
+ * Start the pretraining loader (SparK's infinite sampler, unreadable images skipped); its workers start
+ * decoding the first batches at once. Call close() when done.
+ */
+export function createLoader(o: LoaderOptions): Loader {
+  if ((o.root === undefined) === (o.files === undefined)) {
+    throw new Error('data loader: give either root (a folder of images) or files (a list of image paths)');
+  }
+  let files: string[];
+  let source: string;
+  if (o.files !== undefined) {
+    if (o.files.length === 0) throw new Error('data loader: files is empty (give at least one image path)');
+    files = o.files.map((f) => path.resolve(f));
+    source = `the ${files.length} given files`;
+  } else {
+    files = listImages(o.root!);
+    source = path.resolve(o.root!);
+  }
+  positiveInt('inputSize', o.inputSize);
+  positiveInt('batchSize', o.batchSize);
+  const seed = o.seed ?? 0;
+  const sampler = new InfiniteBatchSampler({
+    n: files.length,
+    batchSize: o.batchSize,
+    seed,
+    startEpoch: o.startEpoch ?? 0,
+    startIter: o.startIter ?? 0,
+  });
+  return new BatchLoader({
+    files,
+    source,
+    sampler,
+    transform: (o.augment ?? true) ? 'pretrain' : 'center',
+    inputSize: o.inputSize,
+    seed,
+    normalize: o.normalize ?? true,
+    workers: o.workers ?? defaultWorkerCount(),
+    prefetch: o.prefetch ?? 3,
+    badImages: 'skip',
+    warn: o.onWarning ?? defaultWarn,
+  });
+}
+
+export function defaultWarn(m: string): void {
+  process.stderr.write(`warning: ${m}\n`);
 }

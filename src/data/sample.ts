@@ -18,7 +18,8 @@ import {
 } from './augment.js';
 import { FINETUNE_ERASING, randomErasing } from './erasing.js';
 import { Rng } from './rng.js';
-import { trivialAugmentWide } from './trivialaugment.js';
+import { cropRgb, resizeBicubic } from './resample.js';
+import { trivialAugmentWide, type RgbBytes } from './trivialaugment.js';
 
 /**
  * What is done to a decoded image:
@@ -88,6 +89,21 @@ async function toRgbBytes(p: Sharp, size: number): Promise<Uint8Array> {
   return new Uint8Array(data.buffer, data.byteOffset, data.length);
 }
 
+// The whole image as 8-bit RGB, like PIL's convert('RGB') (for the fine-tuning transforms, which resize
+// with Pillow's exact algorithm, resample.ts).
+async function decodeRgb(img: Opened): Promise<RgbBytes> {
+  const { data, info } = await img
+    .pipeline()
+    .removeAlpha()
+    .toColourspace('srgb')
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3 || data.length !== info.width * info.height * 3) {
+    throw new Error(`unexpected decoded layout ${info.width}x${info.height}x${info.channels}`);
+  }
+  return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+}
+
 // RandomResizedCrop's resize: extract before resize = crop on the source pixels, then bicubic
 // (Catmull-Rom, PIL's a = -0.5) to S×S.
 async function cropResize(img: Opened, box: CropBox, size: number): Promise<Uint8Array> {
@@ -120,8 +136,11 @@ async function transformImage(img: Opened, req: SampleRequest): Promise<Float32A
     }
     case 'center':
       return rgbToChw(await resizeCrop(img, resizeShorterThenCenterCrop(img.height, img.width, size), size), size, false, normalize);
-    case 'eval':
-      return rgbToChw(await resizeCrop(img, evalGeometry(img.height, img.width, size), size), size, false, normalize);
+    case 'eval': {
+      const g = evalGeometry(img.height, img.width, size);
+      const resized = resizeBicubic(await decodeRgb(img), g.resizeWidth, g.resizeHeight);
+      return rgbToChw(cropRgb(resized, g.crop).data, size, false, normalize);
+    }
     case 'finetune': {
       if (size >= LARGE_IMG_SIZE) {
         throw new Error(`fine-tuning augmentation at img_size ${size} >= ${LARGE_IMG_SIZE} (timm AutoAugment 'v0' in the reference) is not implemented; use an img_size below ${LARGE_IMG_SIZE}`);
@@ -130,7 +149,7 @@ async function transformImage(img: Opened, req: SampleRequest): Promise<Float32A
       const rng = new Rng(seed);
       const box = randomResizedCropParams(img.height, img.width, rng, FINETUNE_CROP_SCALE);
       const flip = sampleFlip(rng);
-      let rgb = await cropResize(img, box, size);
+      let rgb = resizeBicubic(cropRgb(await decodeRgb(img), box), size, size).data;
       if (flip) flipRgbInPlace(rgb, size, size);
       rgb = trivialAugmentWide({ width: size, height: size, data: rgb }, rng);
       const out = rgbToChw(rgb, size, false, normalize);

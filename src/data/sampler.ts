@@ -22,7 +22,7 @@ export interface SampledBatch {
   epoch: number;
   /** Iteration inside the epoch, in [0, itersPerEpoch). */
   iter: number;
-  /** Dataset indices, exactly batchSize of them. */
+  /** Dataset indices (batchSize of them; fewer in the last batch of a fine-tuning epoch). */
   indices: number[];
   /** Position of each index inside the epoch's (filled) sequence: iter·batchSize + k. Unique per epoch. */
   positions: number[];
@@ -32,7 +32,7 @@ function checkInt(name: string, v: number, min: number): void {
   if (!Number.isSafeInteger(v) || v < min) throw new Error(`sampler: ${name} must be an integer >= ${min}, got ${v}`);
 }
 
-export class InfiniteBatchSampler {
+export class InfiniteBatchSampler implements BatchSampler {
   readonly n: number;
   readonly batchSize: number;
   readonly seed: number;
@@ -88,6 +88,185 @@ export class InfiniteBatchSampler {
   }
 
   /** The next batch; advances to the next iteration (and epoch). */
+  next(): SampledBatch {
+    const b = this.batchAt(this.epoch, this.iter);
+    this.iter++;
+    if (this.iter === this.itersPerEpoch) {
+      this.iter = 0;
+      this.epoch++;
+    }
+    return b;
+  }
+}
+
+// ---- Fine-tuning samplers: finite epochs of a fixed per-rank index sequence ----
+//
+// The reference's fine-tuning DataLoader (downstream_imagenet/data.py) walks, every epoch, the sequence
+// its sampler yields for this rank, in batches of `batchSize`, the last batch short (DataLoader's default
+// drop_last=False). The sequences below take a rank and a world size so that a distributed run can
+// plug in later; a single process is rank 0 of world 1.
+
+/** Anything that hands out batches with a resumable {epoch, iter} position. */
+export interface BatchSampler {
+  readonly itersPerEpoch: number;
+  readonly state: { epoch: number; iter: number };
+  next(): SampledBatch;
+}
+
+/** A rank's share of the dataset. */
+export interface RankOptions {
+  /** This process's rank, in [0, world). Default 0. */
+  rank?: number;
+  /** Number of processes. Default 1. */
+  world?: number;
+}
+
+function rankOf(o: RankOptions): { rank: number; world: number } {
+  const rank = o.rank ?? 0;
+  const world = o.world ?? 1;
+  checkInt('world', world, 1);
+  checkInt('rank', rank, 0);
+  if (rank >= world) throw new Error(`sampler: rank ${rank} is not below world ${world}`);
+  return { rank, world };
+}
+
+/** The index sequence of one epoch for this rank; its length is the same every epoch. */
+export interface EpochOrder {
+  readonly length: number;
+  indices(epoch: number): Int32Array;
+}
+
+/**
+ * torch DistributedSampler(shuffle=True, drop_last=True): a permutation seeded with seed + epoch, the
+ * tail cut so that every rank gets the same count, then every world-th index from `rank`.
+ */
+export function shuffledOrder(o: { n: number; seed?: number } & RankOptions): EpochOrder {
+  const { rank, world } = rankOf(o);
+  checkInt('n (the number of images)', o.n, 1);
+  const seed = o.seed ?? 0;
+  const perRank = o.n % world === 0 ? o.n / world : Math.ceil((o.n - world) / world);
+  if (perRank < 1) throw new Error(`sampler: ${o.n} images cannot be split over ${world} processes (need at least ${world})`);
+  return {
+    length: perRank,
+    indices(epoch: number): Int32Array {
+      const perm = permutation(o.n, new Rng(seed + epoch));
+      const out = new Int32Array(perRank);
+      for (let k = 0; k < perRank; k++) out[k] = perm[rank + k * world]!;
+      return out;
+    },
+  };
+}
+
+/**
+ * timm RepeatAugSampler(shuffle=True, num_repeats=repeats): a permutation (seeded with seed + epoch)
+ * with every index repeated `repeats` times in a row, padded from its start to a multiple of the world
+ * size, every world-th element from `rank`, then cut to floor(n // 256 · 256 / world) elements per rank
+ * (timm's selected_round = 256, selected_ratio = world): so each epoch sees about n images, each
+ * augmented `repeats` times on different ranks. Fewer than 256 images select nothing: that is an error.
+ */
+export function repeatAugOrder(o: { n: number; repeats: number; seed?: number } & RankOptions): EpochOrder {
+  const { rank, world } = rankOf(o);
+  checkInt('n (the number of images)', o.n, 1);
+  checkInt('repeats (--rep_aug)', o.repeats, 1);
+  const seed = o.seed ?? 0;
+  const numSamples = Math.ceil((o.n * o.repeats) / world);
+  const totalSize = numSamples * world;
+  const selected = Math.floor((Math.floor(o.n / 256) * 256) / world);
+  if (selected < 1) {
+    throw new Error(
+      `repeated augmentation (--rep_aug ${o.repeats}) needs at least 256 training images: timm's RepeatAugSampler keeps floor(N/256)·256 per epoch, which is 0 for N = ${o.n} (use --rep_aug 0)`,
+    );
+  }
+  return {
+    length: selected,
+    indices(epoch: number): Int32Array {
+      const perm = permutation(o.n, new Rng(seed + epoch));
+      const full = o.n * o.repeats;
+      const out = new Int32Array(selected);
+      for (let k = 0; k < selected; k++) {
+        const j = (rank + k * world) % totalSize; // position in the padded, repeated sequence
+        out[k] = perm[Math.floor((j < full ? j : j - full) / o.repeats)]!;
+      }
+      return out;
+    },
+  };
+}
+
+/**
+ * The reference's val order: dataset order, this rank's contiguous share (DistInfiniteBatchSampler with
+ * shuffle=False, filling=False: torch.linspace(0, n, world + 1) boundaries).
+ */
+export function sequentialOrder(o: { n: number } & RankOptions): EpochOrder {
+  const { rank, world } = rankOf(o);
+  checkInt('n (the number of images)', o.n, 1);
+  const lo = Math.trunc((o.n * rank) / world);
+  const hi = Math.trunc((o.n * (rank + 1)) / world);
+  const idx = Int32Array.from({ length: hi - lo }, (_, k) => lo + k);
+  if (idx.length === 0) throw new Error(`sampler: rank ${rank} of ${world} gets no images out of ${o.n}`);
+  return { length: idx.length, indices: () => idx };
+}
+
+export interface EpochSamplerOptions {
+  order: EpochOrder;
+  batchSize: number;
+  startEpoch?: number;
+  startIter?: number;
+}
+
+/**
+ * Batches of `batchSize` over each epoch's sequence, the last one short; epochs follow one another
+ * without end (the caller runs `itersPerEpoch` iterations per epoch). {epoch, iter} is the whole state.
+ */
+export class EpochBatchSampler implements BatchSampler {
+  readonly batchSize: number;
+  readonly itersPerEpoch: number;
+  private readonly order: EpochOrder;
+  private epoch: number;
+  private iter: number;
+  private seq: Int32Array | null = null;
+  private seqEpoch = -1;
+
+  constructor(o: EpochSamplerOptions) {
+    const { batchSize, startEpoch = 0, startIter = 0 } = o;
+    checkInt('batchSize', batchSize, 1);
+    checkInt('startEpoch', startEpoch, 0);
+    checkInt('startIter', startIter, 0);
+    this.order = o.order;
+    this.batchSize = batchSize;
+    this.itersPerEpoch = Math.ceil(o.order.length / batchSize);
+    if (startIter >= this.itersPerEpoch) {
+      throw new Error(`sampler: startIter ${startIter} is past the end of an epoch (${this.itersPerEpoch} iterations of ${batchSize} over ${o.order.length} images)`);
+    }
+    this.epoch = startEpoch;
+    this.iter = startIter;
+  }
+
+  get state(): { epoch: number; iter: number } {
+    return { epoch: this.epoch, iter: this.iter };
+  }
+
+  /** The epoch's index sequence (cached for the current epoch). */
+  epochIndices(epoch: number): Int32Array {
+    if (this.seqEpoch !== epoch || !this.seq) {
+      this.seq = this.order.indices(epoch);
+      this.seqEpoch = epoch;
+    }
+    return this.seq;
+  }
+
+  batchAt(epoch: number, iter: number): SampledBatch {
+    const seq = this.epochIndices(epoch);
+    const begin = iter * this.batchSize;
+    const end = Math.min(begin + this.batchSize, seq.length);
+    const indices: number[] = [];
+    const positions: number[] = [];
+    for (let p = begin; p < end; p++) {
+      indices.push(seq[p]!);
+      positions.push(p);
+    }
+    return { epoch, iter, indices, positions };
+  }
+
   next(): SampledBatch {
     const b = this.batchAt(this.epoch, this.iter);
     this.iter++;
