@@ -359,7 +359,7 @@ async function runFinetune(o: ResolvedFinetuneOptions, onExit: OnExit): Promise<
       history.push({ epoch, trainLoss, trainAcc, acc, accEma });
       o.onProgress?.({ kind: 'epoch', epoch, trainLoss, trainAcc });
       lossSum = 0; accSum = 0; epochSteps = 0;
-      const epCost = Math.round((Date.now() - epochStartMs) / 10) / 100 + 1;   // main.py: +1 s for the logging
+      const epCost = Number((Math.round((Date.now() - epochStartMs) / 10) / 100 + 1).toFixed(2));   // main.py: +1 s for the logging
       const remainSecs = (o.ep - 1 - epoch) * epCost;
       remain = formatDuration(remainSecs); finish = mdhm(Date.now() + remainSecs * 1000); curEp = `${epoch + 1}/${o.ep}`;
       bar.log(`[ep${epoch}/${o.ep}]    ${performanceDesc}    Ep cost: ${epCost}s,   Ev cost: ${evalCost},    Remain: ${remain},    Finish @ ${finish}`);

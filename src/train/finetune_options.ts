@@ -54,7 +54,7 @@ export interface FinetuneOptions {
   /** classifier outputs; default: the number of class folders */
   numClasses?: number;
   device?: string;
-  /** libtorch intra-op threads; 0 = all cores */
+  /** libtorch intra-op threads; 0 (default) = the machine's available parallelism */
   threads?: number;
   seed?: number;
   /** stop after this many iterations in this invocation (0 = run all epochs); for smoke tests */
@@ -113,6 +113,7 @@ export function resolveFinetuneOptions(o: FinetuneOptions): ResolvedFinetuneOpti
     model: o.model,
     expDir: path.resolve(o.expDir || path.join('exp', `${o.model}_finetune`)),
     workers: o.workers !== undefined && o.workers >= 0 ? o.workers : defaultWorkerCount(),
+    threads: o.threads || torch.defaultNumThreads(),
     lr: 0,
     recipeSource: rec.source,
     fromRecipe,

@@ -117,6 +117,13 @@ export function readFinetuneResume(c: LoadedCheckpoint): FinetuneResume | undefi
   }
 }
 
+/** The resolved options a fine-tune checkpoint of ours was made with (its resume record's flags), if any. */
+export function finetuneFlags(c: LoadedCheckpoint): Record<string, unknown> | undefined {
+  const r = c.top?.get(RECORD_KEY);
+  if (!(r instanceof Map)) return undefined;
+  try { return JSON.parse(String(r.get('flags'))) as Record<string, unknown>; } catch { return undefined; }
+}
+
 /** The classifier's parameters per family: missing from a pretrained encoder's file, as expected. */
 export function isClassifierKey(key: string, classifierPrefixes: readonly string[]): boolean {
   return classifierPrefixes.some((p) => key.startsWith(p));
@@ -157,12 +164,19 @@ export function loadModelWeights(net: Module, c: LoadedCheckpoint, o: { model: s
   } catch (e) {
     throw fitError(c, o.model, (e as Error).message.replace(/^loadStateDict: /, '').slice(0, 300));
   }
-  if (report.unexpectedKeys.length === state.size) {
+  if (report.unexpectedKeys.length === state.size && state.size > 0) {
     throw fitError(c, o.model, `none of its ${state.size} tensors (${report.unexpectedKeys.slice(0, 3).join(', ')}${state.size > 3 ? ', …' : ''}) is a weight of ${o.model}`);
   }
+  // PyTorch's non-strict load accepts any subset; only the classifier may be absent or extra (a
+  // pretrained encoder has none, a file fine-tuned elsewhere has its own), anything else means the
+  // file was made for another architecture (resnet34's weights hold all of resnet18's names)
   const missingBody = report.missingKeys.filter((k) => !isClassifierKey(k, o.classifierPrefixes));
   if (missingBody.length) {
     throw fitError(c, o.model, `it has no ${missingBody[0]}${missingBody.length > 1 ? ` (nor ${missingBody.length - 1} more of the model's non-classifier weights)` : ''}`);
+  }
+  const extraBody = report.unexpectedKeys.filter((k) => !isClassifierKey(k, o.classifierPrefixes));
+  if (extraBody.length) {
+    throw fitError(c, o.model, `${o.model} has no ${extraBody[0]}${extraBody.length > 1 ? ` (nor ${extraBody.length - 1} more of the file's tensors)` : ''}`);
   }
   const isRun = c.kind === 'finetune';
   return {
