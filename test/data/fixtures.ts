@@ -105,3 +105,43 @@ export async function makeDataset(
 export function rmrf(dir: string): void {
   fs.rmSync(dir, { recursive: true, force: true });
 }
+
+/**
+ * An uncompressed 8-bit TIFF with `bands` samples per pixel (grey + bands-1 unspecified extra samples),
+ * written by hand from the TIFF 6.0 spec: the kind of multi-band image that has no RGB meaning.
+ */
+export function encodeMultibandTiff(width: number, height: number, bands: number): Uint8Array {
+  const pixels = width * height * bands;
+  const entries: [number, number, number, number[]][] = []; // tag, type (3 SHORT, 4 LONG), count, values
+  const extra = bands - 1;
+  const ifdOffset = 8;
+  const nTags = 11;
+  const ifdSize = 2 + nTags * 12 + 4;
+  let tail = ifdOffset + ifdSize; // out-of-line values after the IFD
+  const bitsOffset = tail;
+  tail += bands * 2;
+  const extraOffset = tail;
+  tail += extra * 2;
+  const dataOffset = tail;
+  entries.push([256, 4, 1, [width]], [257, 4, 1, [height]], [258, 3, bands, Array(bands).fill(8)], [259, 3, 1, [1]], [262, 3, 1, [1]]);
+  entries.push([273, 4, 1, [dataOffset]], [277, 3, 1, [bands]], [278, 4, 1, [height]], [279, 4, 1, [pixels]], [284, 3, 1, [1]]);
+  entries.push([338, 3, extra, Array(extra).fill(0)]);
+  const buf = new Uint8Array(dataOffset + pixels);
+  const dv = new DataView(buf.buffer);
+  buf.set([0x49, 0x49, 42, 0]);
+  dv.setUint32(4, ifdOffset, true);
+  dv.setUint16(ifdOffset, nTags, true);
+  entries.forEach(([tag, type, count, values], i) => {
+    const o = ifdOffset + 2 + i * 12;
+    dv.setUint16(o, tag, true);
+    dv.setUint16(o + 2, type, true);
+    dv.setUint32(o + 4, count, true);
+    const size = (type === 3 ? 2 : 4) * count;
+    const at = size <= 4 ? o + 8 : tag === 258 ? bitsOffset : extraOffset;
+    if (size > 4) dv.setUint32(o + 8, at, true);
+    values.forEach((v, k) => (type === 3 ? dv.setUint16(at + k * 2, v, true) : dv.setUint32(at + k * 4, v, true)));
+  });
+  dv.setUint32(ifdOffset + 2 + nTags * 12, 0, true);
+  for (let i = 0; i < pixels; i++) buf[dataOffset + i] = (i * 37) % 256;
+  return buf;
+}
