@@ -12,10 +12,10 @@ import { spawnSync } from 'node:child_process';
 import * as torch from '../../src/torch/index.js';
 import { writeSafetensors } from '../../src/torch/io/index.js';
 import { verifyGolden, TOLERANCE, CheckList, parseTolerances, toleranceFor, type Check } from '../../src/train/golden.js';
-import { verifyCommand } from '../../src/cli/verify.js';
 import { UsageError } from '../../src/cli/args.js';
 import { checkNoLeaks, repoRoot } from '../helpers.js';
 import { GOLDEN_CASES, goldenPath, readGoldenHeader } from './golden_meta.js';
+import { editedFixture, runVerifyCommand } from './golden_support.js';
 
 checkNoLeaks();
 let savedThreads = 0;
@@ -63,21 +63,6 @@ function assertComplete(caseName: string, checks: Check[]): void {
 const failures = (checks: Check[]): string =>
   checks.filter((c) => !c.pass).map((c) => `${c.name} ${c.error.toExponential(2)} > ${c.tolerance}`).join('\n');
 
-/** Run verifyCommand in-process and capture what it prints. */
-async function runVerifyCommand(argv: string[]): Promise<{ code: number; out: string }> {
-  const lines: string[] = [];
-  const log = console.log;
-  const threads = torch.getNumThreads();
-  console.log = (...a: unknown[]) => { lines.push(a.map(String).join(' ')); };
-  try {
-    const code = await verifyCommand(argv);
-    return { code, out: lines.join('\n') };
-  } finally {
-    console.log = log;
-    torch.setNumThreads(threads);
-  }
-}
-
 test('spark verify: all four shared fixtures pass every check at their own tolerances (floors where none is listed)', async () => {
   const { code, out } = await runVerifyCommand([...GOLDEN_CASES.map(fixture), '--json', '--threads', '1']);
   const r = JSON.parse(out) as { pass: boolean; checks: Check[] };
@@ -94,32 +79,6 @@ test('spark verify: all four shared fixtures pass every check at their own toler
   assert.equal(r.pass, true);
   assert.equal(code, 0);
 });
-
-/**
- * A copy of a fixture with some float32 tensors changed by `edits` and its metadata passed through
- * `meta` (the header is rewritten, data offsets are relative to the data section so they stay valid).
- */
-function editedFixture(src: string, dst: string, edits: Record<string, (v: Float32Array) => void>,
-  meta: (m: Record<string, string>) => void = () => {}): void {
-  const buf = fs.readFileSync(src);
-  const n = Number(buf.readBigUInt64LE(0));
-  const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<string, unknown>;
-  const data = Buffer.from(buf.subarray(8 + n));
-  for (const [name, edit] of Object.entries(edits)) {
-    const e = header[name] as { dtype: string; data_offsets: [number, number] };
-    assert.equal(e.dtype, 'F32', name);
-    const [s, t] = e.data_offsets;
-    const v = new Float32Array(data.buffer.slice(data.byteOffset + s, data.byteOffset + t));
-    edit(v);
-    Buffer.from(v.buffer).copy(data, s);
-  }
-  meta(header.__metadata__ as Record<string, string>);
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (json.length % 8)) % 8);
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
-  fs.writeFileSync(dst, Buffer.concat([len, Buffer.from(json, 'utf8'), data]));
-}
 
 // resnet_basic_96 lists tolerances for the LAMB state only: the gradients and the visualisation keep
 // their floors, `opt.state_after.sparse_encoder.sp_cnn.conv1.weight` has 3.1e-4 and `…bn1.bias` 3.2e-3.
