@@ -6,7 +6,7 @@ import type { Tensor } from '../torch/index.js';
 import { createClassifier, isModelName, listModels, modelRecord } from '../models/index.js';
 import { openValFolder, defaultWorkerCount } from '../data/index.js';
 import { loadCheckpoint, disposeCheckpoint } from './checkpoint.js';
-import { finetuneFlags } from './ft_checkpoint.js';
+import { CLASSIFIER, finetuneFlags } from './ft_checkpoint.js';
 import { ValSet, type EvalResult } from './evaluate.js';
 import { withCleanup } from './loop.js';
 
@@ -40,8 +40,6 @@ export interface EvaluateResult extends EvalResult {
   epoch?: number;
 }
 
-const CLASSIFIER_WEIGHT = { resnet: 'fc.weight', convnext: 'head.weight' } as const;
-
 export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult> {
   const o = { ...EVALUATE_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as Required<EvaluateOptions>;
   o.workers = options.workers !== undefined && options.workers >= 0 ? options.workers : defaultWorkerCount();
@@ -63,7 +61,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
       if (!ck.ema) throw new Error(`checkpoint ${ck.path} has no EMA weights; evaluate it without --ema`);
       state = ck.ema;
     }
-    const key = CLASSIFIER_WEIGHT[modelRecord(model).family];
+    const key = CLASSIFIER[modelRecord(model).family].weight;
     const w = state.get(key);
     if (!w || w.shape.length !== 2) throw new Error(`checkpoint ${ck.path} has no classifier (${key}); it holds encoder weights only — fine-tune it first with spark finetune`);
     const numClasses = w.shape[0]!;

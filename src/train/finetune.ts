@@ -22,7 +22,7 @@ import { openClassificationFolders, createClassificationLoader, repoRoot, type C
 import { createFinetuneRecipe, finetuneStep, type FinetuneRecipe } from './finetune/index.js';
 import { loadCheckpoint, disposeCheckpoint, type LoadedCheckpoint } from './checkpoint.js';
 import {
-  finetunedName, saveFinetuneCheckpoint, readFinetuneResume, loadModelWeights, loadRunState, type FinetuneResume,
+  CLASSIFIER, finetunedName, saveFinetuneCheckpoint, readFinetuneResume, loadModelWeights, loadRunState, type FinetuneResume,
 } from './ft_checkpoint.js';
 import { ValSet, type EvalResult } from './evaluate.js';
 import { withCleanup, prepareExpDir, runTrainingLoop, type OnExit } from './loop.js';
@@ -55,9 +55,6 @@ export interface FinetuneResult {
   /** the resolved options (defaults filled in) */
   options: ResolvedFinetuneOptions;
 }
-
-/** The classifier's parameter prefixes per family: expected to be missing from a pretrained encoder's weights. */
-const CLASSIFIER_PREFIXES = { resnet: ['fc.'], convnext: ['norm.', 'head.'] } as const;
 
 /** main.py: evaluate at every 5th epoch of the first third, then at every epoch. */
 export function evalEpochs(ep: number): Set<number> {
@@ -166,7 +163,7 @@ async function runFinetune(o: ResolvedFinetuneOptions, onExit: OnExit): Promise<
   const out = o.stdout ?? process.stdout;
   const say = (s: string): void => { out.write(`${s}\n`); };
   const record = modelRecord(o.model);
-  const prefixes = CLASSIFIER_PREFIXES[record.family];
+  const prefixes = CLASSIFIER[record.family].prefixes;
 
   // everything that can be refused is checked before a file is written
   const folders = openClassificationFolders(o.dataPath);

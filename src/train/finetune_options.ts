@@ -8,9 +8,7 @@ import * as torch from '../torch/index.js';
 import { finetuneDefaults, isModelName, listModels, type FinetuneDefaults } from '../models/index.js';
 import { defaultWorkerCount } from '../data/index.js';
 
-/** The reference's fine-tuning optimizers (util.py opt_cls): timm AdamW ('adam' = 'adamw') and timm Lamb. */
-export const FINETUNE_OPTIMIZERS = ['adam', 'adamw', 'lamb'] as const;
-export type FinetuneOptimizerName = (typeof FINETUNE_OPTIMIZERS)[number];
+import { FINETUNE_OPTIMIZERS, type FinetuneOptimizerName } from './finetune/index.js';
 
 /** Progress events for a caller that wants them (the library API, a UI). */
 export type FinetuneProgress =
@@ -126,6 +124,7 @@ const int = (v: number, min: number): boolean => Number.isInteger(v) && v >= min
 
 /** The checks that need neither data nor a model; one line naming the flag and the fix. */
 export function validateFinetuneOptions(o: ResolvedFinetuneOptions): void {
+  // the reference's fine-tuning optimizers (util.py opt_cls): timm AdamW ('adam' = 'adamw') and timm Lamb
   if (!(FINETUNE_OPTIMIZERS as readonly string[]).includes(o.opt)) {
     throw new Error(`unknown --opt '${o.opt}'; choose adam, adamw or lamb (the reference's fine-tuning optimizers)`);
   }

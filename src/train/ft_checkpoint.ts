@@ -14,6 +14,7 @@ import { isRawTensor } from '../torch/io/pyvalue.js';
 import { rawToTensor, tensorToRaw } from '../torch/io/tensor_bridge.js';
 import { optimizerStateDictToPy, type Optimizer } from '../torch/optim/index.js';
 import type { Module } from '../torch/nn/index.js';
+import type { ModelFamily } from '../models/index.js';
 import { stateToPy, loadOptimizerState, type LoadedCheckpoint } from './checkpoint.js';
 
 export type FinetunedFile = 'last' | 'best' | 'best_ema';
@@ -124,7 +125,16 @@ export function finetuneFlags(c: LoadedCheckpoint): Record<string, unknown> | un
   try { return JSON.parse(String(r.get('flags'))) as Record<string, unknown>; } catch { return undefined; }
 }
 
-/** The classifier's parameters per family: missing from a pretrained encoder's file, as expected. */
+/**
+ * The classifier per model family (timm ResNet: `fc`; official ConvNeXt: the final `norm` + `head`):
+ * the parameters a pretrained encoder's file lacks, as expected, and the weight whose rows are the classes.
+ */
+export const CLASSIFIER: Record<ModelFamily, { prefixes: readonly string[]; weight: string }> = {
+  resnet: { prefixes: ['fc.'], weight: 'fc.weight' },
+  convnext: { prefixes: ['norm.', 'head.'], weight: 'head.weight' },
+};
+
+/** Whether a state-dict key belongs to the classifier. */
 export function isClassifierKey(key: string, classifierPrefixes: readonly string[]): boolean {
   return classifierPrefixes.some((p) => key.startsWith(p));
 }
