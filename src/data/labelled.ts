@@ -9,6 +9,7 @@
 // the seed and the start position only: a run resumed at {epoch, iter} continues identically.
 // An unreadable image stops the loader with an error naming the file.
 
+import { LARGE_IMG_SIZE } from './augment.js';
 import type { ClassificationFolders } from './classes.js';
 import { BatchLoader, defaultWarn, positiveInt, type Batch, type LoaderStats } from './loader.js';
 import { defaultWorkerCount } from './pool.js';
@@ -72,6 +73,11 @@ class LabelledLoader implements ClassificationLoader {
     if (!split) throw new Error(`classification loader: split must be 'train' or 'val', got ${String(o.split)}`);
     positiveInt('imgSize', o.imgSize);
     positiveInt('batchSize', o.batchSize);
+    if (o.split === 'train' && o.imgSize >= LARGE_IMG_SIZE) {
+      throw new Error(
+        `fine-tuning at img_size ${o.imgSize} is not supported yet: from ${LARGE_IMG_SIZE} px the reference augments with timm's AutoAugment 'v0' instead of TrivialAugmentWide, which sparkts does not implement (use --img_size below ${LARGE_IMG_SIZE}; evaluation works at any size)`,
+      );
+    }
     const repAug = o.repAug ?? 0;
     if (!Number.isSafeInteger(repAug) || repAug < 0) throw new Error(`classification loader: repAug must be an integer >= 0, got ${repAug}`);
     const seed = o.seed ?? 0;

@@ -142,4 +142,5 @@ test('bad options fail clearly', () => {
   assert.throws(() => createClassificationLoader({ folders, split: 'train', imgSize: 0, batchSize: 2 }), /imgSize must be a positive integer, got 0/);
   assert.throws(() => createClassificationLoader({ folders, split: 'train', imgSize: S, batchSize: 2, repAug: 3 }), /needs at least 256 training images/);
   assert.throws(() => createClassificationLoader({ folders, split: 'train', imgSize: S, batchSize: 2, repAug: -1 }), /repAug must be an integer >= 0/);
+  assert.throws(() => createClassificationLoader({ folders, split: 'train', imgSize: 384, batchSize: 2 }), /fine-tuning at img_size 384 is not supported yet: .*AutoAugment 'v0'/);
 });
