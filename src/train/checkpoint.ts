@@ -197,6 +197,7 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
 export function disposeCheckpoint(c: LoadedCheckpoint): void {
   for (const t of c.module.values()) t.dispose();
   if (c.ema) for (const t of c.ema.values()) t.dispose();
+  c.top = undefined;            // the file's raw tensors: garbage once nothing refers to them
   if (c.resume) for (const t of c.resume.rng.values()) t.dispose();
 }
 

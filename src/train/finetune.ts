@@ -217,7 +217,10 @@ async function runFinetune(o: ResolvedFinetuneOptions, onExit: OnExit): Promise<
     warmupIters: o.wpEp * ipe, maxIters: totalIters, seed: o.seed,
   }, { module: emaModule, decay: o.ema });
   onExit(() => recipe.optimizer.disposeState());
-  if (ck) loadRunState(recipe.ema?.module ?? null, recipe.optimizer, ck, { model: o.model, strict: exact });
+  if (ck) {
+    loadRunState(recipe.ema?.module ?? null, recipe.optimizer, ck, { model: o.model, strict: exact });
+    disposeCheckpoint(ck);      // copied into the model, EMA and optimizer: free it now, not at the end of the run
+  }
 
   let startIter = epStart * ipe;
   let maxAcc = NaN, maxAccEma = NaN, lastAcc = NaN, lastAccEma = NaN;
