@@ -178,6 +178,15 @@ async function runFinetune(o: ResolvedFinetuneOptions, onExit: OnExit): Promise<
   }
   const resume = ck ? readFinetuneResume(ck) : undefined;
   if (resume) onExit(() => { for (const t of resume.rng.values()) t.dispose(); });
+  if (resume) {
+    // the recorded position counts iterations of this batch size and sampler: another one would resume elsewhere
+    const was = JSON.parse(resume.flags) as Partial<ResolvedFinetuneOptions>;
+    for (const k of ['bs', 'repAug'] as const) {
+      if (was[k] !== undefined && was[k] !== o[k]) {
+        throw new Error(`${k === 'bs' ? '--bs' : '--rep_aug'} ${o[k]} differs from the run in ${ck!.path} (${was[k]}); resume it with ${k === 'bs' ? '--bs' : '--rep_aug'} ${was[k]}, or start a new run in another --exp_dir`);
+      }
+    }
+  }
   const numClasses = decideNumClasses(o, folders, ck, resume, prefixes);
   prepareExpDir(o.expDir);
   if (o.threads > 0) torch.setNumThreads(o.threads);
