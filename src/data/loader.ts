@@ -56,6 +56,8 @@ export interface LoaderStats {
   skippedFiles: string[];
   /** Batches handed out by next(). */
   batches: number;
+  /** Samples decoded (a cached sample is decoded once). */
+  decoded: number;
 }
 
 export interface Loader extends AsyncIterable<Batch> {
@@ -83,6 +85,11 @@ export interface BatchLoaderConfig {
   prefetch: number;
   /** 'skip': replace an unreadable image by the next readable one; 'fail': stop with an error naming it. */
   badImages: 'skip' | 'fail';
+  /**
+   * Keep every decoded sample in memory and reuse it in later epochs (3·S·S float32 per image). Only
+   * for the deterministic transforms ('eval', 'center'), whose output does not depend on the seed.
+   */
+  cache?: boolean;
   warn: (message: string) => void;
 }
 
@@ -94,11 +101,12 @@ export class BatchLoader implements Loader {
   readonly files: readonly string[];
   readonly itersPerEpoch: number;
   readonly workers: number;
-  readonly stats: LoaderStats = { skipped: 0, skippedFiles: [], batches: 0 };
+  readonly stats: LoaderStats = { skipped: 0, skippedFiles: [], batches: 0, decoded: 0 };
   private readonly c: BatchLoaderConfig;
   private readonly pool: DecodePool;
   private readonly queue: Promise<Batch>[] = [];
   private readonly bad = new Set<number>();
+  private readonly cache: Map<number, Float32Array> | null;
   private firstError: string | null = null;
   private failure: Error | null = null;
   private closed = false;
@@ -107,7 +115,11 @@ export class BatchLoader implements Loader {
   constructor(c: BatchLoaderConfig) {
     positiveInt('inputSize', c.inputSize);
     positiveInt('prefetch', c.prefetch);
+    if (c.cache && c.transform !== 'eval' && c.transform !== 'center') {
+      throw new Error(`data loader: cache needs a deterministic transform ('eval' or 'center'), not '${c.transform}' (its samples differ every epoch)`);
+    }
     this.c = c;
+    this.cache = c.cache ? new Map() : null;
     this.files = c.files;
     this.itersPerEpoch = c.sampler.itersPerEpoch;
     this.pos = c.sampler.state;
@@ -153,6 +165,8 @@ export class BatchLoader implements Loader {
     const n = this.files.length;
     for (let step = 0, idx = index; step < n; step++, idx = (idx + 1) % n) {
       if (this.bad.has(idx)) continue;
+      const cached = this.cache?.get(idx);
+      if (cached) return { data: cached, index: idx };
       try {
         const data = await this.pool.run({
           file: this.files[idx]!,
@@ -161,6 +175,8 @@ export class BatchLoader implements Loader {
           normalize: this.c.normalize,
           seed,
         });
+        this.stats.decoded++;
+        this.cache?.set(idx, data);
         return { data, index: idx };
       } catch (e) {
         if (this.closed) throw e;

@@ -99,6 +99,22 @@ test('val: dataset order, the eval transform, short last batch, the same every e
   assert.deepEqual(got[0]!.images.subarray(3 * S * S, 6 * S * S), direct);
 });
 
+test('val cache: later epochs reuse the decoded images (same values, no new decodes); train refuses it', async () => {
+  const l = createClassificationLoader({ folders, split: 'val', imgSize: S, batchSize: 4, workers: 1, prefetch: 1, cache: true });
+  try {
+    const first = [await l.next(), await l.next()];
+    const decoded = l.stats.decoded;
+    assert.equal(decoded, 6);
+    const again = [await l.next(), await l.next()];
+    assert.deepEqual(again.map((b) => b.images), first.map((b) => b.images));
+    assert.deepEqual(again.map((b) => b.targets), first.map((b) => b.targets));
+    assert.equal(l.stats.decoded, 6);
+  } finally {
+    await l.close();
+  }
+  assert.throws(() => createClassificationLoader({ folders, split: 'train', imgSize: S, batchSize: 2, cache: true }), /cache is for the val split only/);
+});
+
 test('an unreadable image stops the loader with an error naming the file; other channel counts too', async () => {
   for (const [name, bytes, why] of [
     ['broken.jpg', new Uint8Array(300).fill(7), /cannot read image .*broken\.jpg: .* \(fix or remove the file\)$/],
@@ -132,6 +148,26 @@ test('an unreadable image stops the loader with an error naming the file; other 
     fs.writeFileSync(path.join(dir, 'train', 'a', 'ga.tif'), encodeMultibandTiff(40, 30, 2));
     const [b] = await take({ folders: openClassificationFolders(dir), split: 'val', imgSize: S, batchSize: 1, workers: 0 }, 1);
     assert.deepEqual(b!.shape, [1, 3, S, S]);
+  } finally {
+    rmrf(dir);
+  }
+});
+
+test('repeated augmentation over two ranks: the repeats of an image land on both ranks, augmented differently', async () => {
+  const dir = tempDir();
+  try {
+    for (const split of ['train', 'val']) {
+      for (let i = 0; i < (split === 'train' ? 256 : 2); i++) {
+        fs.mkdirSync(path.join(dir, split, `c${i % 2}`), { recursive: true });
+        await writeImage(path.join(dir, split, `c${i % 2}`, `${i}.png`), 12, 10, i);
+      }
+    }
+    const f = openClassificationFolders(dir);
+    const base = { folders: f, split: 'train' as const, imgSize: 8, batchSize: 3, seed: 2, repAug: 2, world: 2, workers: 0 };
+    const [r0] = await take({ ...base, rank: 0 }, 1);
+    const [r1] = await take({ ...base, rank: 1 }, 1);
+    assert.deepEqual(r0!.files, r1!.files); // [p0, p0, p1, p1, p2, p2, ...] dealt alternately
+    assert.notDeepEqual(r0!.images, r1!.images);
   } finally {
     rmrf(dir);
   }
