@@ -11,6 +11,7 @@ import { createPretrainEncoder } from '../src/models/index.js';
 import { SparK } from '../src/spark/index.js';
 import { LAMB } from '../src/torch/optim/index.js';
 import { getParamGroups } from '../src/train/param_groups.js';
+import { pretrainStep } from '../src/train/pretrain_step.js';
 import { createLoader, demoDataPath, listImages, measureLoaderThroughput } from '../src/data/index.js';
 import { benchArgs } from './args.js';
 
@@ -29,9 +30,12 @@ console.log(`machine: ${os.cpus().length} CPUs, ${os.cpus()[0]?.model}; libtorch
 console.log(`data: ${root} (${listImages(root).length} images); ResNet-50 SparK at ${size}, batch ${bs}`);
 
 const model = new SparK(createPretrainEncoder('resnet50'), { inputSize: size });
-const opt = new LAMB(getParamGroups(model), { lr: 1e-4, betas: [0.9, 0.95], max_grad_norm: 5 });
+const opt = new LAMB(getParamGroups(model), { lr: 1e-4, weight_decay: 0, betas: [0.9, 0.95], max_grad_norm: 5 });
 const gen = new torch.Generator(0);
-const step = (x: torch.Tensor): void => torch.tidy(() => { const l = model.forward(x, { generator: gen }); opt.zeroGrad(); l.backward(); opt.step(); });
+// the pretraining job's own step, with resnet50's schedule (base_lr 2e-4, wd 0.04 → 0.2, clip 5)
+const schedule = { peakLr: 2e-4 * bs / 256, wd: 0.04, wdEnd: 0.2, warmupIters: 0, totalIters: 1000, clip: 5 };
+let iter = 0;
+const step = (x: torch.Tensor): void => { pretrainStep(model, opt, x, gen, iter++ % schedule.totalIters, schedule); };
 
 // (1) the step alone
 const x = torch.randn([bs, 3, size, size]).keep();

@@ -6,6 +6,7 @@ import { createPretrainEncoder } from '../../dist/src/models/index.js';
 import { SparK } from '../../dist/src/spark/index.js';
 import { LAMB } from '../../dist/src/torch/optim/index.js';
 import { getParamGroups } from '../../dist/src/train/param_groups.js';
+import { pretrainStep } from '../../dist/src/train/pretrain_step.js';
 import { TensorBoardWriter, encodePng } from '../../dist/src/train/monitor/index.js';
 import { saveSparkStyle, loadCheckpoint, loadIntoSpark } from '../../dist/src/train/checkpoint.js';
 
@@ -52,14 +53,16 @@ await step('gflops', () => {
 await step('spark_resnet50_cuda', () => {
   torch.manualSeed(0);
   const model = new SparK(createPretrainEncoder('resnet50'), { inputSize: 224 }).to('cuda');
-  const opt = new LAMB(getParamGroups(model), { lr: 1e-4, betas: [0.9, 0.95], max_grad_norm: 5 });
+  const opt = new LAMB(getParamGroups(model), { lr: 1e-4, weight_decay: 0, betas: [0.9, 0.95], max_grad_norm: 5 });
+  // the pretraining job's step and schedule (resnet50's defaults: base_lr 2e-4 at batch 64, wd 0.04 → 0.2)
+  const schedule = { peakLr: 2e-4 * 64 / 256, wd: 0.04, wdEnd: 0.2, warmupIters: 0, totalIters: 100, clip: 5 };
   const x = torch.randn([64, 3, 224, 224], { device: 'cuda' }).keep();
   const gen = new torch.Generator(1);
   const live0 = torch.liveTensorCount();
   const losses = [], ts = [];
   for (let i = 0; i < 8; i++) {
     const t = performance.now();
-    losses.push(torch.tidy(() => { const l = model.forward(x, { generator: gen }); opt.zeroGrad(); l.backward(); opt.step(); return l.item(); }));
+    losses.push(pretrainStep(model, opt, x, gen, i, schedule).loss);
     torch.cuda.synchronize(); ts.push(performance.now() - t);
   }
   saveSparkStyle('/tmp/cuda_ckpt.pth', model, { args: 'gpu', arch: 'resnet50', inputSize: 224, epoch: 0, performanceDesc: '-', optimizer: opt });

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
-// The `spark` command: pretrain (the main job), verify, reconstruct, export, serve.
+// The `spark` command: pretrain (the main job), finetune, eval, export, reconstruct, serve, verify, launch.
 import { UsageError } from './args.js';
 
 const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<number> }> = {
   pretrain: { help: 'SparK-pretrain a convnet on an image folder (default: the bundled demo photos)', run: async (a) => (await import('./pretrain.js')).pretrainCommand(a) },
+  finetune: { help: 'fine-tune a (pretrained) convnet as a classifier on labelled folders (train/ and val/)', run: async (a) => (await import('./finetune.js')).finetuneCommand(a) },
+  eval: { help: 'top-1/top-5/per-class accuracy of a fine-tuned checkpoint on a val folder', run: async (a) => (await import('./eval.js')).evalCommand(a) },
   export: { help: 'write weights for detectron2 (d2), mmdetection, timm or safetensors', run: async (a) => (await import('./export.js')).exportCommand(a) },
   reconstruct: { help: 'reconstruct masked images with a pretrained checkpoint, as PNGs', run: async (a) => (await import('./reconstruct.js')).reconstructCommand(a) },
   serve: { help: 'a local web page: watch a run\'s curves and reconstructions, mask images by hand', run: async (a) => (await import('./serve.js')).serveCommand(a) },

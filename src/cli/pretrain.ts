@@ -4,6 +4,7 @@ import { parseArgs, helpText, UsageError, type FlagSpecs } from './args.js';
 import { pretrain, type PretrainOptions } from '../train/pretrain.js';
 import { demoDataPath, defaultWorkerCount } from '../data/index.js';
 import { defaultNumThreads } from '../torch/index.js';
+import { withStopSignals } from './signals.js';
 
 export const PRETRAIN_FLAGS: FlagSpecs = {
   data_path: { type: 'string', default: '', help: 'image folder (ImageNet layout <root>/train/<class>/* or any folder of images); default: the bundled demo photos' },
@@ -62,19 +63,6 @@ export async function pretrainCommand(argv: string[]): Promise<number> {
   const o = pretrainOptionsFromArgs(argv);
   if (!o) return 0;
   // SIGINT/SIGTERM: finish the current step, save, exit 0. A second signal exits at once.
-  let stop = false;
-  const onSignal = (sig: NodeJS.Signals): void => {
-    if (stop) process.exit(130);
-    stop = true;
-    process.stderr.write(`\n[pretrain] ${sig}: finishing the current step and saving a checkpoint (send again to quit now)\n`);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try {
-    await pretrain({ ...o, stopRequested: () => stop });
-    return 0;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+  await withStopSignals('pretrain', (stopRequested) => pretrain({ ...o, stopRequested }));
+  return 0;
 }

@@ -125,3 +125,14 @@ export function openClassificationFolders(dataPath: string): ClassificationFolde
   }
   return { root, classes: train.classes, train: toSplit(train.perClass), val: toSplit(val.perClass) };
 }
+
+/**
+ * Only `<root>/val/<class>/*` (for evaluation, `spark eval`): the same listing as
+ * openClassificationFolders' val split, with an empty train split; `root` may name the val/ folder.
+ */
+export function openValFolder(dataPath: string): ClassificationFolders {
+  const root = datasetRoot(dataPath);
+  if (!isDir(root)) throw new Error(`data path not found: ${root} (pass --data_path <root> with <root>/val/<class>/*)`);
+  const val = readSplit(root, 'val');
+  return { root, classes: val.classes, train: { files: [], labels: new Int32Array(0) }, val: toSplit(val.perClass) };
+}

@@ -1,6 +1,6 @@
 // The data layer's public surface.
 export { IMAGE_EXTENSIONS, isImageFile, listImages, readDirSorted, resolveImageRoot } from './folder.js';
-export { openClassificationFolders, type ClassificationFolders, type LabelledSplit } from './classes.js';
+export { openClassificationFolders, openValFolder, type ClassificationFolders, type LabelledSplit } from './classes.js';
 export { decodeBmp, isBmp, type RgbImage } from './bmp.js';
 export {
   IMAGENET_DEFAULT_MEAN,

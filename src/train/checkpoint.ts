@@ -3,6 +3,9 @@
 //                                                      module (SparK state + imn_m/imn_s/norm_black + config),
 //                                                      optimizer, is_pretrain}  (+ our `sparkts` resume record)
 //   <model>_1kpretrained_timm_style.pth               the encoder's state dict alone
+//   <model>_1kfinetuned_{last,best,best_ema}.pth      {args, arch, epoch, performance_desc, module, ema,
+//                                                      optimizer, is_pretrain: False}  (downstream_imagenet/util.py;
+//                                                      written by ft_checkpoint.ts, read here)
 // Writes are atomic (savePth writes a temp file and renames it).
 import { existsSync } from 'node:fs';
 import * as torch from '../torch/index.js';
@@ -39,7 +42,7 @@ function metadataOf(m: Module): PyOrderedDict {
   return md;
 }
 
-function stateToPy(m: Module): PyOrderedDict {
+export function stateToPy(m: Module): PyOrderedDict {
   const out = new PyOrderedDict();
   for (const [k, t] of m.stateDict()) out.set(k, tensorToRaw(t));
   out.attrs.set('_metadata', metadataOf(m));
@@ -119,9 +122,16 @@ export function saveTimmStyle(path: string, encoder: Module): void {
 
 export interface LoadedCheckpoint {
   path: string;
-  /** 'spark' (a full pretraining checkpoint) or 'timm' (encoder weights only) */
-  kind: 'spark' | 'timm';
+  /**
+   * 'spark' (a full pretraining checkpoint, is_pretrain True or absent), 'finetune' (the downstream
+   * job's file: is_pretrain False, with `ema`), or 'timm' (a bare state dict: weights only)
+   */
+  kind: 'spark' | 'timm' | 'finetune';
   module: Map<string, Tensor>;
+  /** a fine-tune checkpoint's EMA weights (owned by the caller too) */
+  ema?: Map<string, Tensor>;
+  /** the file's top-level dict as read (job-specific records such as the fine-tune resume record) */
+  top?: Map<PyValue, PyValue>;
   config?: Map<PyValue, PyValue>;
   optimizer?: PyValue;
   epoch?: number;
@@ -136,7 +146,8 @@ const num = (v: PyValue | undefined): number | undefined => (typeof v === 'bigin
 /** What a checkpoint file says about itself, without its weights. */
 export interface CheckpointInfo {
   path: string;
-  kind: 'spark' | 'timm';
+  /** as LoadedCheckpoint.kind */
+  kind: 'spark' | 'timm' | 'finetune';
   epoch?: number;
   arch?: string;
   inputSize?: number;
@@ -163,7 +174,9 @@ function infoOf(path: string, v: Map<PyValue, PyValue>): CheckpointInfo & { stat
   const state = (isSpark ? moduleV : v) as Map<PyValue, PyValue>;
   const cfg = state.get('config');
   const config = cfg instanceof Map ? cfg : undefined;
-  const out: CheckpointInfo & { state: Map<PyValue, PyValue>; config?: Map<PyValue, PyValue> } = { path, kind: isSpark ? 'spark' : 'timm', state, config };
+  const out: CheckpointInfo & { state: Map<PyValue, PyValue>; config?: Map<PyValue, PyValue> } = {
+    path, kind: !isSpark ? 'timm' : v.get('is_pretrain') === false ? 'finetune' : 'spark', state, config,
+  };
   if (isSpark) {
     out.epoch = num(v.get('epoch'));
     out.inputSize = num(v.get('input_size'));
@@ -194,7 +207,13 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
   }
   if (!module.size) throw new Error(`checkpoint ${path} contains no tensors; it is not a model checkpoint`);
   const out: LoadedCheckpoint = { path, kind: info.kind, module, config: info.config };
-  if (info.kind === 'spark') {
+  if (info.kind !== 'timm') out.top = v;
+  const emaV = v.get('ema');
+  if (info.kind === 'finetune' && emaV instanceof Map) {
+    out.ema = new Map();
+    for (const [k, t] of emaV) if (typeof k === 'string' && isRawTensor(t)) out.ema.set(k, rawToTensor(t));
+  }
+  if (info.kind !== 'timm') {
     out.optimizer = v.get('optimizer');
     out.epoch = info.epoch;
     out.inputSize = info.inputSize;
@@ -219,6 +238,8 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
 
 export function disposeCheckpoint(c: LoadedCheckpoint): void {
   for (const t of c.module.values()) t.dispose();
+  if (c.ema) for (const t of c.ema.values()) t.dispose();
+  c.top = undefined;            // the file's raw tensors: garbage once nothing refers to them
   if (c.resume) for (const t of c.resume.rng.values()) t.dispose();
 }
 

@@ -1,17 +1,19 @@
 // The SparK pretraining job (the reference's main.py): data → masked reconstruction → LAMB with the
 // per-iteration lr/wd schedule; checkpoints at every epoch end; exact resume; monitoring.
-import { mkdirSync, writeFileSync, unlinkSync, accessSync, constants, existsSync } from 'node:fs';
+import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { saveSafetensors } from '../torch/io/tensor_bridge.js';
 import { writeFileAtomic } from '../torch/io/atomic.js';
-import { LAMB, AdamW, SGD, clipGradNorm, type Optimizer } from '../torch/optim/index.js';
-import { createPretrainEncoder, isModelName, listModels } from '../models/index.js';
+import { LAMB, AdamW, SGD, type Optimizer } from '../torch/optim/index.js';
+import { createPretrainEncoder, isModelName, listModels, modelRecord } from '../models/index.js';
 import { SparK } from '../spark/index.js';
 import { createLoader, type Batch, type Loader } from '../data/index.js';
 import { getParamGroups } from './param_groups.js';
-import { lrWdAnnealing, lrWdAt } from './schedule.js';
+import { lrWdAt } from './schedule.js';
+import { withCleanup, prepareExpDir, runTrainingLoop, type OnExit } from './loop.js';
+import { pretrainStep, type PretrainStepResult } from './pretrain_step.js';
 import {
   saveSparkStyle, saveTimmStyle, sparkStyleName, timmStyleName, loadCheckpoint, loadIntoSpark,
   loadOptimizerState, disposeCheckpoint, type ResumeRecord,
@@ -70,8 +72,6 @@ export interface PretrainResult {
   timmStylePath: string;
 }
 
-const isConvNeXt = (m: string): boolean => m.includes('convnext') || m.includes('cnx');
-
 /** Check the options that can be checked before touching data or building a model. */
 export function validatePretrainOptions(o: PretrainOptions): void {
   if (!isModelName(o.model)) throw new Error(`unknown model '${o.model}'; choose one of ${listModels().join(', ')}`);
@@ -93,19 +93,6 @@ export function validatePretrainOptions(o: PretrainOptions): void {
   }
 }
 
-/** Create the exp dir and prove it is writable before any work is done. */
-function prepareExpDir(dir: string): void {
-  try {
-    mkdirSync(dir, { recursive: true });
-    accessSync(dir, constants.W_OK);
-    const probe = path.join(dir, `.write-test-${process.pid}`);
-    writeFileSync(probe, 'ok');
-    unlinkSync(probe);          // the probe must not stay behind in the user's exp dir
-  } catch (e) {
-    throw new Error(`--exp_dir ${dir} is not writable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); choose another folder`);
-  }
-}
-
 function buildOptimizer(o: PretrainOptions, model: SparK, lr: number, beta2: number): Optimizer {
   const groups = getParamGroups(model);
   switch (o.opt) {
@@ -116,19 +103,10 @@ function buildOptimizer(o: PretrainOptions, model: SparK, lr: number, beta2: num
 }
 
 export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
-  // Whatever ends the run (the last step, a signal, bad data, a foreign checkpoint, a NaN loss), the
-  // model's and optimizer's tensors are freed, the decode workers stopped and the log files closed:
-  // deterministically, not at the next GC, so a caller can run jobs in one process and a failed run
-  // prints nothing after its error.
-  const release: (() => unknown)[] = [];
-  try {
-    return await runPretrain(o, (fn) => { release.push(fn); });
-  } finally {
-    for (const fn of release.reverse()) await fn();
-  }
+  return withCleanup((onExit) => runPretrain(o, onExit));
 }
 
-async function runPretrain(o: PretrainOptions, onExit: (fn: () => unknown) => void): Promise<PretrainResult> {
+async function runPretrain(o: PretrainOptions, onExit: OnExit): Promise<PretrainResult> {
   validatePretrainOptions(o);
   prepareExpDir(o.expDir);
   if (o.threads > 0) torch.setNumThreads(o.threads);
@@ -136,7 +114,8 @@ async function runPretrain(o: PretrainOptions, onExit: (fn: () => unknown) => vo
   const say = (s: string): void => { out.write(`${s}\n`); };
 
   const lr = o.baseLr * o.bs / 256;                      // the reference's linear scaling
-  const beta2 = o.ada || (isConvNeXt(o.model) ? 0.999 : 0.95);
+  const facts = modelRecord(o.model).pretrain;          // per-model facts: the registry record, not the name
+  const beta2 = o.ada || facts.adamBeta2;
   const wde = o.wde || o.wd;
   torch.manualSeed(o.seed);
   const maskGen = new torch.Generator(o.seed + 1);
@@ -144,7 +123,7 @@ async function runPretrain(o: PretrainOptions, onExit: (fn: () => unknown) => vo
   // model
   const encoder = createPretrainEncoder(o.model, { dropPathRate: o.dp });
   const model = new SparK(encoder, {
-    inputSize: o.inputSize, maskRatio: o.mask, densifyNorm: isConvNeXt(o.model) ? 'ln' : 'bn', decoderWidth: o.decoderWidth,
+    inputSize: o.inputSize, maskRatio: o.mask, densifyNorm: facts.densifyNorm, decoderWidth: o.decoderWidth,
   });
   onExit(() => { for (const t of [...model.parameters(), ...model.buffers()]) t.dispose(); });
   if (o.device !== 'cpu') model.to(o.device);
@@ -166,6 +145,7 @@ async function runPretrain(o: PretrainOptions, onExit: (fn: () => unknown) => vo
   if (o.resumeFrom) {
     const ck = loadCheckpoint(o.resumeFrom);
     try {
+      if (ck.kind === 'finetune') throw new Error(`--resume_from ${o.resumeFrom} is a fine-tuning checkpoint; resume pretraining from a *_withdecoder_*_spark_style.pth, or continue fine-tuning with spark finetune --resume_from`);
       if (ck.kind !== 'spark') throw new Error(`--resume_from ${o.resumeFrom} holds encoder weights only; resume needs a *_withdecoder_*_spark_style.pth (use --init_weight for weights)`);
       loadIntoSpark(model, ck, { strict: true });
       loadOptimizerState(optimizer, ck);
@@ -255,87 +235,42 @@ async function runPretrain(o: PretrainOptions, onExit: (fn: () => unknown) => vo
     tb.addImagePng('reconstruction/input|masked|rec_or_inp|rec', g.png, g.height, g.width, epoch);
   };
 
+  let lastHp: PretrainStepResult = { loss: NaN, gradNorm: NaN, lr: NaN, wd: NaN };
   model.train();
   const bar = new ProgressBar({ total: ipe, stream: out as never });
-  let it = startIter, interrupted = false;
-  const t0 = Date.now();
-  let stepStart = Date.now();
-  // time spent waiting for the loader in this epoch: ~0 means the step is never starved of data
-  let dataWaitMs = 0, epochStartMs = Date.now();
-  try {
-    while (it < endIter) {
-      const waitStart = Date.now();
-      const batch = firstBatch ?? await loader.next();
-      dataWaitMs += Date.now() - waitStart;
-      firstBatch = undefined;
-      const epoch = Math.floor(it / ipe);
-      const { loss, gradNorm, lrNow, wdNow } = torch.tidy(() => {
-        const [minLr, maxLr, minWd, maxWd] = lrWdAnnealing(optimizer, lr, o.wd, wde, it, o.wpEp * ipe, totalIters);
-        void minLr; void minWd;
-        const x = torch.tensor(batch.data, { shape: batch.shape, device: o.device });
-        const l = model.forward(x, { generator: maskGen });
-        optimizer.zeroGrad();
-        l.backward();
-        const value = l.item();
-        if (!Number.isFinite(value)) return { loss: value, gradNorm: NaN, lrNow: maxLr, wdNow: maxWd };
-        let gn: number;
-        if (optimizer instanceof LAMB) { optimizer.step(); gn = optimizer.globalGradNorm; } else {
-          gn = o.clip > 0 ? clipGradNorm(model.parameters(), o.clip) : NaN;
-          optimizer.step();
-        }
-        return { loss: value, gradNorm: gn, lrNow: maxLr, wdNow: maxWd };
-      });
-      if (!Number.isFinite(loss)) {
-        bar.close();
-        throw new Error(`loss is ${loss} at iteration ${it} (epoch ${epoch}); stopping. The last good checkpoint (${sparkPath}) is intact; lower --base_lr or check the data`);
-      }
-      if (o.device.startsWith('cuda')) torch.cuda.synchronize();
-      const now = Date.now();
-      const imgPerSec = o.bs / Math.max(1e-3, (now - stepStart) / 1000);
-      stepStart = now;
-      lastLoss = loss; minLoss = Math.min(minLoss, loss);
-      losses.push([it, loss]);
-      tb.addScalar('train/loss', loss, it);
-      tb.addScalar('train_hp/lr', lrNow, it);
-      tb.addScalar('train_hp/wd', wdNow, it);
-      if (Number.isFinite(gradNorm)) tb.addScalar('train_hp/grad_norm', gradNorm, it);
-      tb.addScalar('perf/img_per_sec', imgPerSec, it);
-      it++;
-      bar.update(it - epoch * ipe - 1, { epoch, ep_total: o.ep, loss, lr: lrNow, imgPerSec });
-
-      const epochEnds = it % ipe === 0;
-      // One event-loop turn per step, so that a signal that came during the step is handled now: the
-      // next batch is usually decoded already, its promise settles as a microtask, and without this
-      // turn Ctrl-C went unnoticed for several steps (and epoch-end saves).
-      if (o.stopRequested) await new Promise<void>((r) => setImmediate(r));
-      const stop = o.stopRequested?.() ?? false;
-      if (epochEnds || stop || it === endIter) {
-        const done = epochEnds ? epoch : epoch - 1;    // the reference's `epoch` = last completed epoch
-        saveAll(done, it);
-        if (epochEnds) {
-          const elapsed = (Date.now() - t0) / 1000;
-          const remain = (elapsed / (it - startIter)) * (totalIters - it);
-          log.log({ cur_ep: `${epoch + 1}/${o.ep}`, last_L: lastLoss, min_L: minLoss, rema: formatDuration(remain),
-            fini: new Date(Date.now() + remain * 1000).toISOString(), lr: lrNow, wd: wdNow, grad_norm: gradNorm, img_per_s: imgPerSec, iter: it,
-            data_wait_pct: Math.round(1000 * dataWaitMs / Math.max(1, Date.now() - epochStartMs)) / 10,
-            skipped_images: loader.stats.skipped });
-          tb.addScalar('perf/data_wait_pct', 100 * dataWaitMs / Math.max(1, Date.now() - epochStartMs), epoch);
-          dataWaitMs = 0; epochStartMs = Date.now();
-          tb.addScalar('train/min_loss', minLoss, epoch);
-          bar.log(`  [*] [ep${epoch}/${o.ep}]  Min/Last Recon Loss: ${minLoss.toFixed(4)} ${lastLoss.toFixed(4)},  Remain: ${formatDuration(remain)}`);
-          if ((epoch + 1) % Math.max(1, o.visEvery) === 0 || it === totalIters || epoch === 0) writeVis(epoch);
-        }
-        tb.flush();
-        if (stop && it < endIter) { interrupted = true; bar.log(`[pretrain] stopped at iteration ${it}; checkpoint saved to ${sparkPath}; resume with --resume_from ${sparkPath}`); break; }
-      }
-    }
-  } finally {
-    bar.close();
-    await loader.close();
-    visInput.dispose(); visMask.dispose();
-    tb.close();
-    log.close();
-  }
+  onExit(() => bar.close());
+  const schedule = { peakLr: lr, wd: o.wd, wdEnd: wde, warmupIters: o.wpEp * ipe, totalIters, clip: o.clip };
+  const { nextIter: it, interrupted } = await runTrainingLoop({
+    startIter, endIter, itersPerEpoch: ipe, epochs: o.ep, batchSize: o.bs, device: o.device, bar,
+    stopRequested: o.stopRequested,
+    nextBatch: async () => { const b = firstBatch ?? await loader.next(); firstBatch = undefined; return b; },
+    step: (batch, i) => pretrainStep(model, optimizer, torch.tensor(batch.data, { shape: batch.shape, device: o.device }), maskGen, i, schedule),
+    nonFiniteLoss: (loss, i, epoch) => new Error(`loss is ${loss} at iteration ${i} (epoch ${epoch}); stopping. The last good checkpoint (${sparkPath}) is intact; lower --base_lr or check the data`),
+    afterStep: (i, r, { imgPerSec }) => {
+      lastLoss = r.loss; minLoss = Math.min(minLoss, r.loss);
+      losses.push([i, r.loss]);
+      tb.addScalar('train/loss', r.loss, i);
+      tb.addScalar('train_hp/lr', r.lr, i);
+      tb.addScalar('train_hp/wd', r.wd, i);
+      if (Number.isFinite(r.gradNorm)) tb.addScalar('train_hp/grad_norm', r.gradNorm, i);
+      tb.addScalar('perf/img_per_sec', imgPerSec, i);
+      lastHp = r;
+    },
+    progressFields: (r) => ({ loss: r.loss, lr: r.lr }),
+    onEpochEnd: ({ epoch, nextIter, dataWaitPct, secPerIter, imgPerSec }) => {
+      const remain = secPerIter * (totalIters - nextIter);
+      log.log({ cur_ep: `${epoch + 1}/${o.ep}`, last_L: lastLoss, min_L: minLoss, rema: formatDuration(remain),
+        fini: new Date(Date.now() + remain * 1000).toISOString(), lr: lastHp.lr, wd: lastHp.wd, grad_norm: lastHp.gradNorm, img_per_s: imgPerSec, iter: nextIter,
+        data_wait_pct: Math.round(10 * dataWaitPct) / 10, skipped_images: loader.stats.skipped });
+      tb.addScalar('perf/data_wait_pct', dataWaitPct, epoch);
+      tb.addScalar('train/min_loss', minLoss, epoch);
+      bar.log(`  [*] [ep${epoch}/${o.ep}]  Min/Last Recon Loss: ${minLoss.toFixed(4)} ${lastLoss.toFixed(4)},  Remain: ${formatDuration(remain)}`);
+      if ((epoch + 1) % Math.max(1, o.visEvery) === 0 || nextIter === totalIters || epoch === 0) writeVis(epoch);
+    },
+    save: ({ epochDone, nextIter }) => { saveAll(epochDone, nextIter); tb.flush(); },
+  });
+  if (interrupted) bar.log(`[pretrain] stopped at iteration ${it}; checkpoint saved to ${sparkPath}; resume with --resume_from ${sparkPath}`);
+  bar.close();
   if (losses.length) {
     const png = lossCurvePng(losses.map(([x, y]) => ({ x, y })), { title: `SparK ${o.model} pretraining loss`, xlabel: 'iteration', ylabel: 'reconstruction loss' });
     writeFileAtomic(path.join(o.expDir, 'loss_curve.png'), (fd) => { writeFileSync(fd, png); });

@@ -3,7 +3,7 @@
 // the evaluation transform does, a random or hand-made patch mask, and the reference's picture.
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
-import { createPretrainEncoder, isModelName, listModels } from '../models/index.js';
+import { createPretrainEncoder, isModelName, listModels, modelRecord } from '../models/index.js';
 import { SparK, randomMask, type DensifyNorm } from '../spark/index.js';
 import { loadSample } from '../data/index.js';
 import { loadCheckpoint, loadIntoSpark, disposeCheckpoint, type LoadedCheckpoint } from './checkpoint.js';
@@ -16,12 +16,12 @@ function configValue(c: LoadedCheckpoint, key: string): unknown {
 
 /** Build the SparK model a spark-style checkpoint was saved from (weights not loaded). */
 export function modelForCheckpoint(c: LoadedCheckpoint, maskOverride = 0): SparK {
-  if (c.kind !== 'spark') throw new Error(`${c.path} holds encoder weights only; reconstruction needs the decoder: pass a *_withdecoder_1kpretrained_spark_style.pth`);
+  if (c.kind !== 'spark') throw new Error(`${c.path} holds ${c.kind === 'finetune' ? 'a fine-tuned classifier' : 'encoder weights only'}; reconstruction needs the decoder: pass a *_withdecoder_1kpretrained_spark_style.pth`);
   const arch = c.arch ?? '';
   if (!isModelName(arch)) throw new Error(`${c.path} was saved for model '${arch}', which sparkts does not know; known: ${listModels().join(', ')}`);
   const inputSize = Number(configValue(c, 'sparse_encoder.input_size') ?? c.inputSize ?? 224);
   const maskRatio = maskOverride || Number(configValue(c, 'mask_ratio') ?? 0.6);
-  const dn = String(configValue(c, 'densify_norm_str') ?? (arch.includes('convnext') ? 'ln' : 'bn'));
+  const dn = String(configValue(c, 'densify_norm_str') ?? modelRecord(arch).pretrain.densifyNorm);
   const densifyNorm: DensifyNorm = dn === 'bn' || dn === 'ln' ? dn : 'identity';
   return new SparK(createPretrainEncoder(arch), {
     inputSize, maskRatio, densifyNorm, decoderWidth: Number(configValue(c, 'dense_decoder.width') ?? 768),
