@@ -9,6 +9,7 @@
 // training is unaffected.
 #include "glue.h"
 #include <torch/version.h>
+#include <c10/util/Logging.h>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -84,6 +85,20 @@ int64_t groupIdOf(OpCall& c, const Napi::CallbackInfo& info, size_t i) {
   return info[i].As<Napi::External<GroupRef>>().Data()->id;
 }
 
+// c10d logs each failed bind/connect attempt of the rendezvous to stderr (glog); the failure itself
+// comes back as an exception that the dist layer turns into one line, so those logs are held back.
+struct QuietLogs {
+#ifdef C10_USE_GLOG
+  int saved = FLAGS_minloglevel;
+  QuietLogs() { FLAGS_minloglevel = 3; }
+  ~QuietLogs() { FLAGS_minloglevel = saved; }
+#else
+  int saved = FLAGS_caffe2_log_level;
+  QuietLogs() { FLAGS_caffe2_log_level = 3; }
+  ~QuietLogs() { FLAGS_caffe2_log_level = saved; }
+#endif
+};
+
 void waitFor(const c10::intrusive_ptr<c10d::Work>& work) {
   work->wait();  // rethrows the collective's exception (peer gone, timeout)
 }
@@ -101,6 +116,7 @@ ENTRY(newProcessGroup) {
   int64_t timeoutMs = c.int64(5, "timeoutMs");
   std::string ifname = c.str(6, "ifname");
   return c.guard([&]() -> Napi::Value {
+    QuietLogs quiet;
     auto timeout = std::chrono::milliseconds(timeoutMs);
     c10d::TCPStoreOptions so;
     so.port = static_cast<std::uint16_t>(port);

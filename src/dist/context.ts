@@ -12,11 +12,14 @@ import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import type { Module } from '../torch/nn/index.js';
 import { readDistEnv, type DistEnv } from './env.js';
-import { DistError, collectiveError, rendezvousError, hostHash, type Peer } from './errors.js';
+import { DistError, collectiveError, rendezvousError, exitedPeers, hostHash, type Peer } from './errors.js';
 import { convertSyncBatchNorm } from './syncbn.js';
 
 const { ProcessGroup, availableBackends } = torch.distributed;
 type ProcessGroup = torch.distributed.ProcessGroup;
+
+/** What gloo/NCCL/c10d say when a peer is gone or a collective timed out. */
+const C10D_FAILURE = /gloo|c10d|nccl|Connection (reset|closed)|Read error|Write error|Timed out|timeout/i;
 
 /** DDP's default bucket size. */
 export const BUCKET_CAP_BYTES = 25 << 20;
@@ -49,6 +52,21 @@ export class DistContext {
     if (!this.group) return undefined;
     try { return fn(this.group); } catch (e) {
       throw collectiveError(e, what, this.rank, this.peers, this.timeoutMs);
+    }
+  }
+
+  /**
+   * Run a training step whose model reduces through the group inside autograd (SyncBN's forward and
+   * backward): a failure there, when a peer is gone or the message is c10d's, becomes the same one line
+   * as a failed collective. Other errors pass unchanged.
+   */
+  guard<T>(step: () => T): T {
+    if (!this.group) return step();
+    try { return step(); } catch (e) {
+      if (e instanceof DistError) throw e;
+      const msg = e instanceof Error ? e.message : String(e);
+      if (exitedPeers(this.peers, this.rank).length || C10D_FAILURE.test(msg)) throw collectiveError(e, 'a training step', this.rank, this.peers, this.timeoutMs);
+      throw e;
     }
   }
 

@@ -280,7 +280,7 @@ async function runPretrain(o: PretrainOptions, onExit: (fn: () => unknown) => vo
       dataWaitMs += Date.now() - waitStart;
       firstBatch = undefined;
       const epoch = Math.floor(it / ipe);
-      const { loss, gradNorm, lrNow, wdNow } = torch.tidy(() => {
+      const { loss, gradNorm, lrNow, wdNow } = dist.guard(() => torch.tidy(() => {
         const [minLr, maxLr, minWd, maxWd] = lrWdAnnealing(optimizer, lr, o.wd, wde, it, o.wpEp * ipe, totalIters);
         void minLr; void minWd;
         const x = torch.tensor(batch.data, { shape: batch.shape, device: o.device });
@@ -296,7 +296,7 @@ async function runPretrain(o: PretrainOptions, onExit: (fn: () => unknown) => vo
           optimizer.step();
         }
         return { loss: value, gradNorm: gn, lrNow: maxLr, wdNow: maxWd };
-      });
+      }));
       if (!Number.isFinite(loss)) {
         bar.close();
         throw new Error(`loss is ${loss} at iteration ${it} (epoch ${epoch}); stopping. The last good checkpoint (${sparkPath}) is intact; lower --base_lr or check the data`);

@@ -84,6 +84,8 @@ function loop(): void {
 
 const [mode, ...args] = process.argv.slice(2);
 try {
+  // `node --test dist/test/` runs every .js under a test/ folder, this one too, without arguments
+  if (mode === undefined) process.exit(0);
   if (mode === 'steps') steps(args[0], args[1] === '1', Number(args[2] ?? 0), Number(args[3] ?? B));
   else if (mode === 'loop') loop();
   else throw new Error(`unknown mode ${mode}`);
