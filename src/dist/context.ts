@@ -65,7 +65,7 @@ export class DistContext {
     try { return step(); } catch (e) {
       if (e instanceof DistError) throw e;
       const msg = e instanceof Error ? e.message : String(e);
-      if (exitedPeers(this.peers, this.rank).length || C10D_FAILURE.test(msg)) throw collectiveError(e, 'a training step', this.rank, this.peers, this.timeoutMs);
+      if (C10D_FAILURE.test(msg) || exitedPeers(this.peers, this.rank, 0).length) throw collectiveError(e, 'a training step', this.rank, this.peers, this.timeoutMs);
       throw e;
     }
   }

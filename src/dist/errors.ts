@@ -2,6 +2,7 @@
 // cannot be reached. libtorch's messages carry source paths and repeat themselves; these name the
 // variable to change.
 import os from 'node:os';
+import { readFileSync } from 'node:fs';
 
 /** A rank's identity, gathered at start so that the survivors can say which one died. */
 export interface Peer { rank: number; pid: number; hostHash: number }
@@ -36,13 +37,30 @@ export function rendezvousError(e: unknown, rank: number, worldSize: number, add
   return new DistError(`rank ${rank}: could not join the process group at ${addr}:${port}: ${why}`);
 }
 
-/** Which peers on this host have exited (a pid that no longer exists). Others cannot be checked from here. */
-export function exitedPeers(peers: Peer[], self: number): Peer[] {
+function hasExited(pid: number): boolean {
+  try {
+    // a killed rank stays a zombie until its launcher reaps it: exited all the same
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return /^\d+ \(.*\) [ZX]/.test(stat);
+  } catch {
+    try { process.kill(pid, 0); return false; } catch (e) { return (e as NodeJS.ErrnoException).code === 'ESRCH'; }
+  }
+}
+
+/**
+ * Which peers on this host have exited. A dying process closes its sockets a moment before it is
+ * marked exited, so a survivor that sees a closed connection looks again for up to `settleMs`.
+ * Peers on other hosts cannot be checked from here.
+ */
+export function exitedPeers(peers: Peer[], self: number, settleMs = 500): Peer[] {
   const host = hostHash();
-  return peers.filter((p) => {
-    if (p.rank === self || p.hostHash !== host) return false;
-    try { process.kill(p.pid, 0); return false; } catch (e) { return (e as NodeJS.ErrnoException).code === 'ESRCH'; }
-  });
+  const local = peers.filter((p) => p.rank !== self && p.hostHash === host);
+  const until = Date.now() + settleMs;
+  for (;;) {
+    const gone = local.filter((p) => hasExited(p.pid));
+    if (gone.length || Date.now() >= until || !local.length) return gone;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  }
 }
 
 export function collectiveError(e: unknown, what: string, rank: number, peers: Peer[], timeoutMs: number): DistError {
