@@ -1,5 +1,6 @@
 // `spark verify FIXTURE.safetensors… [--json]`: reproduce the reference's golden computations and
-// print each quantity's error beside its tolerance. Exit 0 only when every check passes.
+// print each quantity's error beside the tolerance applied (the fixture's own for that check when its
+// metadata lists one, else the README's floor). Exit 0 only when every check passes.
 import { existsSync } from 'node:fs';
 import * as torch from '../torch/index.js';
 import { verifyGolden, type VerifyResult } from '../train/golden.js';
@@ -41,7 +42,12 @@ function printResult(file: string, r: VerifyResult, failuresOnly: boolean): void
   console.log(`${file}: case ${r.case.name} (${r.case.arch}, input ${r.case.input_size}, batch ${r.case.batch}, mask ${r.case.mask_ratio})`);
   const w = Math.max(...r.checks.map((c) => c.name.length));
   for (const c of failuresOnly ? failed : r.checks) {
-    console.log(`  ${c.pass ? 'ok  ' : 'FAIL'}  ${c.name.padEnd(w)}  error ${c.error.toExponential(2)}  tolerance ${c.tolerance.toExponential(0)}`);
+    console.log(`  ${c.pass ? 'ok  ' : 'FAIL'}  ${c.name.padEnd(w)}  error ${c.error.toExponential(2)}  tolerance ${formatTolerance(c.tolerance)}`);
   }
   console.log(`  ${r.pass ? 'PASS' : 'FAIL'}: ${r.checks.length - failed.length}/${r.checks.length} checks within tolerance`);
+}
+
+/** A tolerance as the fixtures write it, to two significant digits: 1e-4, 3.1e-4, 3.4e-3. */
+function formatTolerance(t: number): string {
+  return Number(t.toPrecision(2)).toExponential();
 }

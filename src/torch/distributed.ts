@@ -2,7 +2,7 @@
 // rendezvous + ProcessGroupGloo, or ProcessGroupNCCL when this libtorch has it) and its collectives.
 // Every collective blocks until it is done on this rank and throws when a peer is gone or the group's
 // timeout passed. Policy (the torchrun environment, gradient averaging, SyncBN conversion) is src/dist/.
-import { native } from './native.js';
+import { native, type GroupHandle } from './native.js';
 import { Tensor, wrap } from './tensor.js';
 
 export type Backend = 'gloo' | 'nccl';
@@ -30,7 +30,7 @@ export class ProcessGroup {
   readonly rank: number;
   readonly size: number;
   readonly backend: Backend;
-  #handle: unknown;
+  #handle: GroupHandle | null;
 
   /** Joins the group: blocks until every rank has connected (or the timeout). */
   constructor(o: ProcessGroupOptions) {
@@ -41,7 +41,7 @@ export class ProcessGroup {
   }
 
   /** @internal the native group, for syncBatchNorm */
-  get handle(): unknown {
+  get handle(): GroupHandle {
     if (this.#handle === null) throw new Error('this ProcessGroup was destroyed');
     return this.#handle;
   }

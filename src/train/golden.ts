@@ -3,7 +3,8 @@
 //   2. the eval-mode visualisation pass: masked input and rec-or-input;
 //   3. two LAMB iterations with the lr/wd schedule from the initial state: lrs, wds, losses,
 //      global grad norms and the full state after both.
-// Each quantity is compared at the README's tolerance. `spark verify` prints the result.
+// Each quantity is compared at the fixture's own tolerance for it (`__metadata__.tolerances`, measured by
+// the reference from its float32 spread) or else at the README's floor. `spark verify` prints the result.
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { loadSafetensors } from '../torch/io/tensor_bridge.js';
@@ -32,8 +33,63 @@ export interface GoldenCase {
 export interface Check { name: string; error: number; tolerance: number; pass: boolean }
 export interface VerifyResult { case: GoldenCase; pass: boolean; checks: Check[] }
 
-/** The README's tolerances. */
+/** The README's floors: the tolerance of every check that the fixture's `tolerances` does not list. */
 export const TOLERANCE = { loss: 1e-5, tensor: 1e-4, vis: 1e-4, scalar: 1e-5 } as const;
+
+/** A fixture's per-check tolerances ({check name: tolerance}); empty when the fixture lists none. */
+export type Tolerances = ReadonlyMap<string, number>;
+
+/**
+ * Parse `__metadata__.tolerances` (a JSON object {check name: tolerance}). A fixture without the entry
+ * (an older file, a user's own) gets an empty map, so every check keeps its floor. Anything else that is
+ * not an object of positive finite numbers is refused: a typo there must not silently widen or skip a check.
+ */
+export function parseTolerances(metadata: Record<string, string>, file: string): Tolerances {
+  const raw = metadata.tolerances;
+  const out = new Map<string, number>();
+  if (raw === undefined) return out;
+  let obj: unknown;
+  try { obj = JSON.parse(raw); } catch { obj = undefined; }
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
+    throw new Error(`${file}: metadata 'tolerances' is not a JSON object {check name: tolerance}; fix or remove it (see shared/golden/README.md)`);
+  }
+  for (const [name, tol] of Object.entries(obj)) {
+    if (typeof tol !== 'number' || !Number.isFinite(tol) || tol <= 0) {
+      throw new Error(`${file}: tolerance of '${name}' is ${JSON.stringify(tol)}, not a positive finite number; fix or remove it`);
+    }
+    out.set(name, tol);
+  }
+  return out;
+}
+
+/** The tolerance a check is held to: the fixture's own for it when listed, else the floor. */
+export function toleranceFor(tolerances: Tolerances, checkName: string, floor: number): number {
+  return tolerances.get(checkName) ?? floor;
+}
+
+/**
+ * Collects checks, each at `toleranceFor(tolerances, name, floor)`. `finish()` refuses a fixture whose
+ * `tolerances` names a check that was never made: the verifier and the fixture disagree on a name, and
+ * the quantity it meant would otherwise be held to the floor (or skipped) without anyone noticing.
+ */
+export class CheckList {
+  readonly checks: Check[] = [];
+  constructor(private readonly tolerances: Tolerances, private readonly file: string) {}
+
+  add(name: string, error: number, floor: number): void {
+    const tolerance = toleranceFor(this.tolerances, name, floor);
+    this.checks.push({ name, error, tolerance, pass: Number.isFinite(error) && error <= tolerance });
+  }
+
+  finish(): Check[] {
+    const made = new Set(this.checks.map((c) => c.name));
+    const stray = [...this.tolerances.keys()].filter((k) => !made.has(k));
+    if (stray.length) {
+      throw new Error(`${this.file}: 'tolerances' lists ${stray.length} check(s) that verify does not make (${stray.slice(0, 3).join(', ')}${stray.length > 3 ? ', …' : ''}); the fixture and this verifier disagree on check names`);
+    }
+    return this.checks;
+  }
+}
 
 /** The SparK model a fixture's `case` describes (ResNet stem width = channels[0], as the fixtures). */
 export function buildCaseModel(c: GoldenCase): SparK {
@@ -84,10 +140,8 @@ export function verifyGolden(path: string, o: { device?: string } = {}): VerifyR
       if (!t) throw new Error(`${path} lacks tensor '${k}'`);
       return t;
     };
-    const checks: Check[] = [];
-    const add = (name: string, error: number, tolerance: number): void => {
-      checks.push({ name, error, tolerance, pass: Number.isFinite(error) && error <= tolerance });
-    };
+    const list = new CheckList(parseTolerances(metadata, path), path);
+    const add = list.add.bind(list);
     const initial = withPrefix(file, 'state.');
     const model = buildCaseModel(c).to(device);
     const onDev = (t: Tensor): Tensor => (device === 'cpu' ? t : t.to({ device }));
@@ -152,6 +206,7 @@ export function verifyGolden(path: string, o: { device?: string } = {}): VerifyR
     }
     lamb.disposeState();
     for (const t of [...model.parameters(), ...model.buffers()]) t.dispose();
+    const checks = list.finish();
     return { case: c, pass: checks.every((ch) => ch.pass), checks };
   } finally {
     for (const t of file.values()) t.dispose();
