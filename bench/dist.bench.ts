@@ -18,15 +18,20 @@ import { SparK } from '../src/spark/index.js';
 import { LAMB } from '../src/torch/optim/index.js';
 import { getParamGroups } from '../src/train/param_groups.js';
 import { initDistributed } from '../src/dist/index.js';
+import { benchArgs } from './args.js';
 
-const arg = (name: string, dflt: string): string => {
-  const i = process.argv.indexOf(name);
-  return i > 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt;
-};
-const model = arg('--model', 'resnet18'), size = Number(arg('--size', '128')), bs = Number(arg('--bs', '8'));
-const steps = Number(arg('--steps', '6')), procs = Number(arg('--procs', '2')), threads = Number(arg('--threads', '2'));
-const reps = Number(arg('--reps', '7'));
-const role = arg('--role', 'main');
+const { flags: f } = benchArgs('dist.bench', 'usage: node dist/bench/dist.bench.js [flags]', {
+  model: { type: 'string', default: 'resnet18', help: 'encoder of the SparK training steps (1)' },
+  size: { type: 'int', default: 128, help: 'image side for (1)' },
+  bs: { type: 'int', default: 8, help: 'global batch of (1), split over the processes' },
+  steps: { type: 'int', default: 6, help: 'timed steps of (1), after 2 warm-up' },
+  procs: { type: 'int', default: 2, help: 'processes of (1)' },
+  threads: { type: 'int', default: 2, help: 'threads of the one-process baseline; each process gets threads/procs' },
+  reps: { type: 'int', default: 7, help: 'timed allreduces of (2), after 2 warm-up' },
+  role: { type: 'string', default: 'main', help: '(internal) main, train or allreduce' },
+});
+const model = f.model as string, size = f.size as number, bs = f.bs as number, steps = f.steps as number;
+const procs = f.procs as number, threads = f.threads as number, reps = f.reps as number, role = f.role as string;
 const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 
 /** Training steps in this process (a rank when the torchrun variables are set); prints JSON on rank 0. */
