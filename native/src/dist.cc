@@ -370,6 +370,14 @@ struct SyncBatchNormFn : public torch::autograd::Function<SyncBatchNormFn> {
     at::Tensor n = all.select(1, 0).unsqueeze(1);                 // (W,1)
     at::Tensor means = all.narrow(1, 1, C), vars = all.narrow(1, 1 + C, C);
     const double total = n.sum().item<double>();
+    ctx->saved_data["total"] = total;
+    ctx->saved_data["group"] = groupId;
+    if (total == 0) {
+      // no positions on any rank (a sparse map with nothing visible): what BatchNorm does with an
+      // empty batch, and no collective in backward (every rank sees the same total)
+      ctx->save_for_backward({x, weight});
+      return at::batch_norm(x, weight, bias, runningMean, runningVar, /*training=*/true, momentum, eps, /*cudnn=*/true);
+    }
     TORCH_CHECK(total > 1, "SyncBatchNorm: expected more than 1 value per channel over all ranks, got ", total);
     at::Tensor mean = (n * means).sum(0) / total;
     at::Tensor m2 = (n * vars).sum(0) + (n * (means - mean).pow(2)).sum(0);
@@ -382,15 +390,18 @@ struct SyncBatchNormFn : public torch::autograd::Function<SyncBatchNormFn> {
     at::Tensor meanX = mean.to(x.scalar_type()), invstd = (varBiased + eps).rsqrt().to(x.scalar_type());
     at::Tensor y = at::batch_norm(x, weight, bias, meanX, varBiased.to(x.scalar_type()), /*training=*/false, 0.0, eps, /*cudnn=*/true);
     ctx->save_for_backward({x, weight, meanX, invstd});
-    ctx->saved_data["total"] = total;
-    ctx->saved_data["group"] = groupId;
     return y;
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto saved = ctx->get_saved_variables();
-    const at::Tensor &x = saved[0], &weight = saved[1], &mean = saved[2], &invstd = saved[3];
     const double total = ctx->saved_data["total"].toDouble();
+    if (total == 0) {
+      const at::Tensor &x = saved[0], &weight = saved[1];
+      at::Tensor gw = weight.defined() ? at::zeros_like(weight) : at::Tensor();
+      return {at::zeros_like(x), gw, gw.defined() ? at::zeros_like(weight) : at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+    }
+    const at::Tensor &x = saved[0], &weight = saved[1], &mean = saved[2], &invstd = saved[3];
     auto pg = groupById(ctx->saved_data["group"].toInt());
     at::Tensor dy = grads[0].contiguous();
     const auto dims = reduceDims(x);
