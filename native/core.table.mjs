@@ -3,7 +3,7 @@
 // TypeScript type of the whole addon, and fails when this list and core.cc's REG(...) names differ.
 //
 // Entry: [name, TypeScript parameters, TypeScript return type, what it does]
-// Types may use Handle (a tensor), GeneratorHandle, DType (from ../dtype.js).
+// Types may use Handle (a tensor), GeneratorHandle, GroupHandle (a process group), DType (from ../dtype.js).
 
 export const CORE = [
   // tensors from and to JS memory
@@ -40,4 +40,22 @@ export const CORE = [
   ['cudaSynchronize', '', 'void', 'wait for the current CUDA device'],
   ['setAllowTF32', 'on: boolean', 'void', 'TF32 in cuDNN convolutions and cuBLAS matmuls'],
   ['buildInfo', '', '{ torchVersion: string; parallelInfo: string; cuda: boolean }', 'libtorch version, parallel backend, CUDA'],
+];
+
+// The c10d entries (native/src/dist.cc, registerDist), under the addon's `dist` object. Without gloo
+// (the addon built without USE_C10D_GLOO) they exist and throw one line saying how to get it.
+// GroupHandle: an opaque process group.
+export const DIST = [
+  ['distAvailable', '', '{ gloo: boolean; nccl: boolean }', 'which c10d backends the addon was built with'],
+  ['newProcessGroup', 'backend: string, masterAddr: string, masterPort: number, rank: number, worldSize: number, timeoutMs: number, ifname: string', 'GroupHandle',
+    'join a process group: TCPStore rendezvous (rank 0 hosts it), then ProcessGroupGloo/NCCL; blocks until all ranks joined or the timeout'],
+  ['destroyProcessGroup', 'group: GroupHandle', 'void', 'close the group now (idempotent)'],
+  ['barrier', 'group: GroupHandle', 'void', 'wait for every rank'],
+  ['allgather', 'group: GroupHandle, tensor: Handle', 'Handle', "every rank's tensor stacked: (world, ...shape)"],
+  ['allreduce', 'group: GroupHandle, tensor: Handle, op: string', 'void', 'in place; op sum, max or min'],
+  ['allreduceBucketed', 'group: GroupHandle, tensors: Handle[], capBytes: number, scale: number', 'void',
+    'every tensor := scale · Σ over ranks, flattened into persistent buckets of at most capBytes'],
+  ['broadcastBucketed', 'group: GroupHandle, tensors: Handle[], root: number', 'void', "every tensor := root's, in place"],
+  ['syncBatchNorm', 'input: Handle, weight: Handle | null, bias: Handle | null, runningMean: Handle | null, runningVar: Handle | null, momentum: number, eps: number, group: GroupHandle', 'Handle',
+    'training-mode batch norm with statistics over all ranks (differentiable)'],
 ];

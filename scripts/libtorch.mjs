@@ -4,7 +4,7 @@
 //   1. LIBTORCH=<dir>           a folder with include/ and lib/ (pytorch.org's libtorch, CUDA builds too)
 //   2. LIBTORCH_USE_PYTORCH=1    ask an installed Python torch for its include and lib folders
 //   3. the system install        Debian/Ubuntu `libtorch-dev` (/usr/include, /usr/lib/<multiarch>)
-// Usage: node scripts/libtorch.mjs [--json | --include-dirs | --link-flags | --defines | --check]
+// Usage: node scripts/libtorch.mjs [--json | --include-dirs | --link-flags | --defines | --check | --has-gloo]
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
@@ -63,7 +63,23 @@ function finish(r) {
   r.cuda = has('torch_cuda') || has('torch_cuda_cu');
   r.libs = ['torch', 'torch_cpu', 'c10', ...(r.cuda ? ['torch_cuda', 'c10_cuda'].filter(has) : [])];
   r.version = readVersion(r.includeDirs);
+  Object.assign(r, findC10d(r));
   return r;
+}
+
+// c10d (data-parallel training, native/src/dist.cc). Every libtorch build carries c10d's classes; their
+// headers need gloo's. pytorch.org's libtorch ships gloo's headers and links gloo statically; Debian's
+// libtorch links the shared libgloo, whose headers come with libgloo-dev (setup.sh installs it). NCCL
+// only when the libtorch has CUDA and nccl.h is there to compile ProcessGroupNCCL's header.
+function findC10d(r) {
+  const glooInc = [...r.includeDirs, '/usr/include', '/usr/local/include'].find((d) => existsSync(path.join(d, 'gloo', 'algorithm.h')));
+  const c10dHeader = r.includeDirs.some((d) => existsSync(path.join(d, 'torch', 'csrc', 'distributed', 'c10d', 'ProcessGroupGloo.hpp')));
+  const gloo = Boolean(glooInc && c10dHeader);
+  // a shared libgloo to link: Debian's libtorch needs it; libtorch builds with gloo inside have none
+  const glooLibDirs = [r.libDir, ...(r.source === 'system' ? ['/usr/lib', '/lib', path.dirname(r.libDir)] : [])];
+  const glooLib = gloo ? glooLibDirs.find((d) => existsSync(path.join(d, 'libgloo.so'))) ?? null : null;
+  const nccl = gloo && r.cuda && [...r.includeDirs, '/usr/include', '/usr/local/cuda/include'].some((d) => existsSync(path.join(d, 'nccl.h')));
+  return { gloo, glooIncludeDir: gloo && !r.includeDirs.includes(glooInc) ? glooInc : null, glooLib, nccl };
 }
 
 function readVersion(dirs) {
@@ -100,12 +116,17 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   try { r = resolveLibtorch(); } catch (e) { console.error(String(e.message)); process.exit(1); }
   const mode = process.argv[2] || '--json';
   if (mode === '--json') console.log(JSON.stringify(r, null, 1));
-  else if (mode === '--include-dirs') console.log(r.includeDirs.join(' '));
+  else if (mode === '--include-dirs') console.log([...r.includeDirs, ...(r.glooIncludeDir ? [r.glooIncludeDir] : [])].join(' '));
   else if (mode === '--link-flags') {
     // --no-as-needed keeps torch_cuda linked although no symbol of it is referenced: its static
     // initialisers register the CUDA backend.
-    console.log([`-L${r.libDir}`, `-Wl,-rpath,${r.libDir}`, '-Wl,--no-as-needed', ...r.libs.map((l) => `-l${l}`), '-Wl,--as-needed'].join(' '));
-  } else if (mode === '--defines') console.log(`_GLIBCXX_USE_CXX11_ABI=${r.abi}`);
-  else if (mode === '--check') console.log(`libtorch ${r.version} (${r.source}${r.cuda ? ', CUDA' : ''}) at ${r.libDir}`);
+    const gloo = r.glooLib ? [...(r.glooLib !== r.libDir ? [`-L${r.glooLib}`] : []), '-lgloo'] : [];
+    console.log([`-L${r.libDir}`, `-Wl,-rpath,${r.libDir}`, '-Wl,--no-as-needed', ...r.libs.map((l) => `-l${l}`), '-Wl,--as-needed', ...gloo].join(' '));
+  } else if (mode === '--defines') {
+    console.log([`_GLIBCXX_USE_CXX11_ABI=${r.abi}`, ...(r.gloo ? ['USE_C10D_GLOO'] : []), ...(r.nccl ? ['USE_C10D_NCCL'] : [])].join(' '));
+  } else if (mode === '--check') {
+    const dist = r.gloo ? `c10d gloo${r.nccl ? '+nccl' : ''}` : 'no c10d gloo headers: distributed training off';
+    console.log(`libtorch ${r.version} (${r.source}${r.cuda ? ', CUDA' : ''}; ${dist}) at ${r.libDir}`);
+  } else if (mode === '--has-gloo') process.exit(r.gloo ? 0 : 1);
   else { console.error(`unknown flag ${mode}`); process.exit(2); }
 }

@@ -35,6 +35,9 @@ if ! node scripts/libtorch.mjs --check >/dev/null 2>&1; then
 fi
 # Debian's libtorch multiplies with the reference BLAS unless OpenBLAS is present (~20x slower).
 if is_debian_like && [ -z "${LIBTORCH:-}" ] && ! dpkg -s libopenblas0-pthread >/dev/null 2>&1; then need_pkgs+=(libopenblas0-pthread); fi
+# Debian's libtorch compiles c10d (multi-process training) only with gloo's headers (libgloo-dev);
+# pytorch.org's libtorch ships its own, so this applies to the system package only.
+if is_debian_like && [ -z "${LIBTORCH:-}" ] && [ "${LIBTORCH_USE_PYTORCH:-}" != 1 ] && ! dpkg -s libgloo-dev >/dev/null 2>&1; then need_pkgs+=(libgloo-dev); fi
 # toolchain for the addon
 command -v g++ >/dev/null || need_pkgs+=(g++)
 command -v make >/dev/null || need_pkgs+=(make)

@@ -273,6 +273,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // first line of what_without_backtrace(), so skip that work and make a failed op cheap.
   c10::SetStackTraceFetcher([] { return std::string(); });
   sparkts::registerCore(env, exports);
+  sparkts::registerDist(env, exports);
   auto ops = Napi::Object::New(env);
   sparkts::registerGeneratedOps(env, ops);
   exports.Set("ops", ops);

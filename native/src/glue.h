@@ -94,6 +94,7 @@ class OpCall {
 
 void registerGeneratedOps(Napi::Env env, Napi::Object exports);
 void registerCore(Napi::Env env, Napi::Object exports);
+void registerDist(Napi::Env env, Napi::Object exports);  // native/src/dist.cc: c10d process groups
 namespace custom {
 at::Tensor masked_rows(const at::Tensor& x, const at::Tensor& mask);
 at::Tensor rows_to_masked(const at::Tensor& rows, const at::Tensor& mask);

@@ -9,6 +9,7 @@ const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<
   export: { help: 'write weights for detectron2 (d2), mmdetection, timm or safetensors', run: async (a) => (await import('./export.js')).exportCommand(a) },
   reconstruct: { help: 'reconstruct masked images with a pretrained checkpoint, as PNGs', run: async (a) => (await import('./reconstruct.js')).reconstructCommand(a) },
   serve: { help: 'a local web page: watch a run\'s curves and reconstructions, mask images by hand', run: async (a) => (await import('./serve.js')).serveCommand(a) },
+  launch: { help: 'run a job over several processes (and machines): spark launch --nproc_per_node N -- pretrain …', run: async (a) => (await import('./launch.js')).launchCommand(a) },
   verify: { help: 'check this install against the reference\'s golden numbers', run: async (a) => (await import('./verify.js')).verifyCommand(a) },
 };
 

@@ -32,6 +32,7 @@ export const PRETRAIN_FLAGS: FlagSpecs = {
   vis_every: { type: 'int', default: 10, help: 'write a reconstruction grid every N epochs (and after the first and last)' },
   vis_images: { type: 'int', default: 8, help: 'images in the reconstruction grid' },
   safetensors: { type: 'bool', default: false, help: 'also write the encoder weights as .safetensors' },
+  sbn: { type: 'bool', default: true, help: 'SyncBN: BatchNorm statistics over all ranks when distributed (the reference\'s default); ignored in one process' },
   max_iters: { type: 'int', default: 0, help: 'stop after this many iterations (0 = all epochs)' },
   help: { type: 'bool', default: false, help: 'show this help' },
 };
@@ -55,7 +56,7 @@ export function pretrainOptionsFromArgs(argv: string[]): PretrainOptions | null 
     threads: (f.threads as number) || defaultNumThreads(), device: f.device as string,
     workers: workers >= 0 ? workers : defaultWorkerCount(),
     visEvery: f.vis_every as number, visImages: f.vis_images as number, safetensors: f.safetensors as boolean,
-    maxIters: f.max_iters as number, cmd: ['spark', 'pretrain', ...argv].join(' '),
+    sbn: f.sbn as boolean, maxIters: f.max_iters as number, cmd: ['spark', 'pretrain', ...argv].join(' '),
   };
 }
 

@@ -30,6 +30,9 @@ export interface LoaderOptions {
   prefetch?: number;
   startEpoch?: number;
   startIter?: number;
+  /** Data parallelism: this rank's shard (batchSize is then the per-rank batch); default 0 of 1. */
+  rank?: number;
+  worldSize?: number;
   /** true (default): the pretraining augmentation; false: resize shorter side + center crop (visualisation). */
   augment?: boolean;
   /** true (default): ImageNet mean/std normalisation; false: values in [0, 1]. */
@@ -275,6 +278,8 @@ export function createLoader(o: LoaderOptions): Loader {
     seed,
     startEpoch: o.startEpoch ?? 0,
     startIter: o.startIter ?? 0,
+    rank: o.rank ?? 0,
+    worldSize: o.worldSize ?? 1,
   });
   return new BatchLoader({
     files,

@@ -1,8 +1,9 @@
 // The reference's epoch-based infinite batch sampler (SparK utils/sampler.py DistInfiniteBatchSampler,
-// single process, shuffle=True, filling=True):
-//  - iterations per epoch = ceil(N / batchSize);
-//  - each epoch draws a permutation from a generator seeded with seed + epoch;
-//  - the last batch is filled from the start of that permutation, so every batch has batchSize images.
+// shuffle=True, filling=True):
+//  - iterations per epoch = ceil(N / (batchSize · worldSize)) (the global batch is batchSize · worldSize);
+//  - each epoch draws a permutation from a generator seeded with seed + epoch (the same on every rank);
+//  - the last batch is filled from the start of that permutation, so every batch has batchSize images;
+//  - the filled sequence is cut into worldSize contiguous shards, rank r iterating over shard r.
 // We keep wrapping around when batchSize > N (the reference would yield a short batch there).
 // The position {epoch, iter} is the whole state: a run resumed from it continues identically.
 
@@ -16,6 +17,9 @@ export interface SamplerOptions {
   startEpoch?: number;
   /** Iteration inside startEpoch to start from, in [0, itersPerEpoch). */
   startIter?: number;
+  /** Data parallelism: this rank's shard of each epoch (batchSize is the per-rank batch). */
+  rank?: number;
+  worldSize?: number;
 }
 
 export interface SampledBatch {
@@ -24,7 +28,10 @@ export interface SampledBatch {
   iter: number;
   /** Dataset indices (batchSize of them; fewer in the last batch of a fine-tuning epoch). */
   indices: number[];
-  /** Position of each index inside the epoch's (filled) sequence: iter·batchSize + k. Unique per epoch. */
+  /**
+   * Position of each index inside the epoch's (filled) sequence: (rank·itersPerEpoch + iter)·batchSize + k.
+   * Unique per epoch over all ranks.
+   */
   positions: number[];
 }
 
@@ -37,22 +44,29 @@ export class InfiniteBatchSampler implements BatchSampler {
   readonly batchSize: number;
   readonly seed: number;
   readonly itersPerEpoch: number;
+  readonly rank: number;
+  readonly worldSize: number;
   private epoch: number;
   private iter: number;
   private perm: Int32Array | null = null;
   private permEpoch = -1;
 
   constructor(opts: SamplerOptions) {
-    const { n, batchSize, seed = 0, startEpoch = 0, startIter = 0 } = opts;
+    const { n, batchSize, seed = 0, startEpoch = 0, startIter = 0, rank = 0, worldSize = 1 } = opts;
     checkInt('n (the number of images)', n, 1);
     checkInt('batchSize', batchSize, 1);
+    checkInt('worldSize', worldSize, 1);
+    checkInt('rank', rank, 0);
+    if (rank >= worldSize) throw new Error(`sampler: rank ${rank} is not below worldSize ${worldSize}`);
     if (!Number.isSafeInteger(seed)) throw new Error(`sampler: seed must be an integer, got ${seed}`);
     checkInt('startEpoch', startEpoch, 0);
     checkInt('startIter', startIter, 0);
     this.n = n;
     this.batchSize = batchSize;
     this.seed = seed;
-    this.itersPerEpoch = Math.ceil(n / batchSize);
+    this.rank = rank;
+    this.worldSize = worldSize;
+    this.itersPerEpoch = Math.ceil(n / (batchSize * worldSize));
     if (startIter >= this.itersPerEpoch) {
       throw new Error(`sampler: startIter ${startIter} is past the end of an epoch (${this.itersPerEpoch} iterations of ${batchSize} over ${n} images)`);
     }
@@ -79,8 +93,9 @@ export class InfiniteBatchSampler implements BatchSampler {
     const perm = this.epochPermutation(epoch);
     const indices: number[] = [];
     const positions: number[] = [];
+    const shardStart = this.rank * this.itersPerEpoch * this.batchSize;
     for (let k = 0; k < this.batchSize; k++) {
-      const p = iter * this.batchSize + k;
+      const p = shardStart + iter * this.batchSize + k;
       positions.push(p);
       indices.push(perm[p % this.n]!);
     }

@@ -10,3 +10,4 @@ export { cuda, buildInfo } from './device.js';
 export type { DType, Device, MemoryFormat, TensorOptions, TypedArray } from './dtype.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
+export * as distributed from './distributed.js';

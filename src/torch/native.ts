@@ -9,6 +9,8 @@ import type { NativeAddon } from './generated/native_api.js';
 export type Handle = { readonly __sparktsHandle: unique symbol };
 /** A native random generator (opaque; distinct from a tensor handle so the two cannot be swapped). */
 export type GeneratorHandle = { readonly __sparktsGenerator: unique symbol };
+/** A native c10d process group (opaque). */
+export type GroupHandle = { readonly __sparktsGroup: unique symbol };
 
 function findAddon(): string {
   const p = path.join(repoRoot(), 'native/build/Release/sparkts.node');

@@ -2,6 +2,7 @@
 // per-iteration lr/wd schedule; checkpoints at every epoch end; exact resume; monitoring.
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { saveSafetensors } from '../torch/io/tensor_bridge.js';
@@ -19,6 +20,7 @@ import {
   loadOptimizerState, disposeCheckpoint, type ResumeRecord,
 } from './checkpoint.js';
 import { reconstructionGrid } from './visualize.js';
+import { initDistributed } from '../dist/index.js';
 import { TensorBoardWriter, ProgressBar, JsonlLogger, lossCurvePng, formatDuration } from './monitor/index.js';
 
 export interface PretrainOptions {
@@ -50,6 +52,8 @@ export interface PretrainOptions {
   /** how many images the reconstruction grid shows */
   visImages: number;
   safetensors: boolean;
+  /** SyncBN when distributed (the reference's --sbn, default true); ignored in one process */
+  sbn?: boolean;
   /** stop after this many iterations in total (0 = run all epochs); for smoke tests */
   maxIters: number;
   /** the command line, recorded in the checkpoint's `args` and the log */
@@ -108,9 +112,14 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
 
 async function runPretrain(o: PretrainOptions, onExit: OnExit): Promise<PretrainResult> {
   validatePretrainOptions(o);
-  prepareExpDir(o.expDir);
+  // data parallelism (torchrun variables; none = one process): rank 0 writes, the others train
+  const dist = initDistributed({ device: o.device });
+  onExit(() => dist.close());
+  o = { ...o, device: dist.deviceFor(o.device) };
+  const localBs = dist.localBatchSize(o.bs);
+  if (dist.isMaster) prepareExpDir(o.expDir);
   if (o.threads > 0) torch.setNumThreads(o.threads);
-  const out = o.stdout ?? process.stdout;
+  const out = dist.isMaster ? o.stdout ?? process.stdout : new Writable({ write: (_c, _e, done) => done() });
   const say = (s: string): void => { out.write(`${s}\n`); };
 
   const lr = o.baseLr * o.bs / 256;                      // the reference's linear scaling
@@ -134,6 +143,7 @@ async function runPretrain(o: PretrainOptions, onExit: OnExit): Promise<Pretrain
       say(`[init_weight] ${o.initWeight}: missing ${r.missingKeys.length} keys, unexpected ${r.unexpectedKeys.length} keys`);
     } finally { disposeCheckpoint(ck); }
   }
+  dist.prepareModel(model, { syncBatchNorm: o.sbn ?? true });
   const optimizer = buildOptimizer(o, model, lr, beta2);
   onExit(() => optimizer.disposeState());
 
@@ -163,12 +173,13 @@ async function runPretrain(o: PretrainOptions, onExit: OnExit): Promise<Pretrain
   }
 
   const loader: Loader = createLoader({
-    root: o.dataPath, inputSize: o.inputSize, batchSize: o.bs, seed: o.seed, workers: o.workers,
+    root: o.dataPath, inputSize: o.inputSize, batchSize: localBs, rank: dist.rank, worldSize: dist.worldSize, seed: o.seed, workers: o.workers,
     startEpoch: loaderEpoch, startIter: loaderIter, onWarning: (m) => process.stderr.write(`[data] ${m}\n`),
   });
   onExit(() => loader.close());
   const ipe = loader.itersPerEpoch;
   if (!o.resumeFrom || startIter === 0) startIter = loaderEpoch * ipe + loaderIter;
+  dist.decorrelateRandomness([torch.defaultGenerator(), maskGen], o.seed, startIter);
   const totalIters = o.ep * ipe;
   // The schedule divides by (iterations − 1) and by the iterations after the warmup: a run too short
   // for it must fail now, naming the flags, not with a schedule error at its last step.
@@ -182,13 +193,13 @@ async function runPretrain(o: PretrainOptions, onExit: OnExit): Promise<Pretrain
   let firstBatch: Batch | undefined = await loader.next();
 
   // monitoring
-  const tb = new TensorBoardWriter(path.join(o.expDir, 'tensorboard_log'));
+  const tb = dist.masterOnly(() => new TensorBoardWriter(path.join(o.expDir, 'tensorboard_log')));
   onExit(() => tb.close());
-  const log = new JsonlLogger(path.join(o.expDir, 'pretrain_log.txt'));
+  const log = dist.masterOnly(() => new JsonlLogger(path.join(o.expDir, 'pretrain_log.txt')));
   onExit(() => log.close());
   log.log({ name: path.basename(o.expDir), cmd: o.cmd, model: o.model, input_size: o.inputSize, bs: o.bs, lr, base_lr: o.baseLr,
     wd: o.wd, wde, ep: o.ep, wp_ep: o.wpEp, opt: o.opt, ada: beta2, mask: o.mask, dp: o.dp, images: loader.files.length,
-    iters_per_ep: ipe, resume_from: o.resumeFrom || null, device: o.device, threads: torch.getNumThreads() });
+    iters_per_ep: ipe, resume_from: o.resumeFrom || null, device: o.device, threads: torch.getNumThreads(), world_size: dist.worldSize });
   say(`[pretrain] ${o.model} SparK: ${(model.numParameters() / 1e6).toFixed(2)}M params; ${loader.files.length} images, ` +
     `${ipe} iters/epoch × ${o.ep} epochs; lr ${lr.toExponential(3)} (base ${o.baseLr} × ${o.bs}/256), ${o.opt}; ` +
     `${torch.getNumThreads()} threads, ${loader.workers} decode workers; exp dir ${o.expDir}` + (startIter ? `; resuming at iteration ${startIter}` : ''));
@@ -242,9 +253,13 @@ async function runPretrain(o: PretrainOptions, onExit: OnExit): Promise<Pretrain
   const schedule = { peakLr: lr, wd: o.wd, wdEnd: wde, warmupIters: o.wpEp * ipe, totalIters, clip: o.clip };
   const { nextIter: it, interrupted } = await runTrainingLoop({
     startIter, endIter, itersPerEpoch: ipe, epochs: o.ep, batchSize: o.bs, device: o.device, bar,
-    stopRequested: o.stopRequested,
+    // a collective every step: every rank stops after the same step when any rank was asked to
+    stopRequested: () => dist.anyRank(o.stopRequested?.() ?? false),
     nextBatch: async () => { const b = firstBatch ?? await loader.next(); firstBatch = undefined; return b; },
-    step: (batch, i) => pretrainStep(model, optimizer, torch.tensor(batch.data, { shape: batch.shape, device: o.device }), maskGen, i, schedule),
+    step: (batch, i) => dist.guard(() => pretrainStep(model, optimizer, torch.tensor(batch.data, { shape: batch.shape, device: o.device }), maskGen, i, schedule, {
+      averageGradients: () => dist.averageGradients(model.parameters()),
+      reduceLoss: (v) => dist.meanOverRanks([v])[0]!,
+    })),
     nonFiniteLoss: (loss, i, epoch) => new Error(`loss is ${loss} at iteration ${i} (epoch ${epoch}); stopping. The last good checkpoint (${sparkPath}) is intact; lower --base_lr or check the data`),
     afterStep: (i, r, { imgPerSec }) => {
       lastLoss = r.loss; minLoss = Math.min(minLoss, r.loss);
@@ -265,13 +280,13 @@ async function runPretrain(o: PretrainOptions, onExit: OnExit): Promise<Pretrain
       tb.addScalar('perf/data_wait_pct', dataWaitPct, epoch);
       tb.addScalar('train/min_loss', minLoss, epoch);
       bar.log(`  [*] [ep${epoch}/${o.ep}]  Min/Last Recon Loss: ${minLoss.toFixed(4)} ${lastLoss.toFixed(4)},  Remain: ${formatDuration(remain)}`);
-      if ((epoch + 1) % Math.max(1, o.visEvery) === 0 || nextIter === totalIters || epoch === 0) writeVis(epoch);
+      if (dist.isMaster && ((epoch + 1) % Math.max(1, o.visEvery) === 0 || nextIter === totalIters || epoch === 0)) writeVis(epoch);
     },
-    save: ({ epochDone, nextIter }) => { saveAll(epochDone, nextIter); tb.flush(); },
+    save: ({ epochDone, nextIter }) => { if (dist.isMaster) saveAll(epochDone, nextIter); tb.flush(); },
   });
   if (interrupted) bar.log(`[pretrain] stopped at iteration ${it}; checkpoint saved to ${sparkPath}; resume with --resume_from ${sparkPath}`);
   bar.close();
-  if (losses.length) {
+  if (losses.length && dist.isMaster) {
     const png = lossCurvePng(losses.map(([x, y]) => ({ x, y })), { title: `SparK ${o.model} pretraining loss`, xlabel: 'iteration', ylabel: 'reconstruction loss' });
     writeFileAtomic(path.join(o.expDir, 'loss_curve.png'), (fd) => { writeFileSync(fd, png); });
   }

@@ -28,18 +28,27 @@ export interface PretrainStepResult {
   wd: number;
 }
 
+/** Data parallelism's part of a step (src/dist): both are identities in one process. */
+export interface StepSync {
+  /** average every gradient over the ranks, right after backward */
+  averageGradients(): void;
+  /** the loss agreed by all ranks (their mean), so that every rank takes the same decisions */
+  reduceLoss(loss: number): number;
+}
+
 /**
  * Train `model` one iteration on the normalised batch `x` (B·3·S·S), at global iteration `it`, with
  * masks drawn from `maskGen`. A non-finite loss is returned without stepping the optimizer. Runs in
  * its own tidy: nothing it creates outlives it but the parameter and optimizer updates.
  */
-export function pretrainStep(model: SparK, optimizer: Optimizer, x: Tensor, maskGen: Generator | null, it: number, s: PretrainSchedule): PretrainStepResult {
+export function pretrainStep(model: SparK, optimizer: Optimizer, x: Tensor, maskGen: Generator | null, it: number, s: PretrainSchedule, sync?: StepSync): PretrainStepResult {
   return torch.tidy(() => {
     const [, maxLr, , maxWd] = lrWdAnnealing(optimizer, s.peakLr, s.wd, s.wdEnd, it, s.warmupIters, s.totalIters);
     const l = model.forward(x, { generator: maskGen });
     optimizer.zeroGrad();
     l.backward();
-    const loss = l.item();
+    sync?.averageGradients();
+    const loss = sync ? sync.reduceLoss(l.item()) : l.item();
     if (!Number.isFinite(loss)) return { loss, gradNorm: NaN, lr: maxLr, wd: maxWd };
     let gradNorm: number;
     if (optimizer instanceof LAMB) { optimizer.step(); gradNorm = optimizer.globalGradNorm; } else {

@@ -64,3 +64,31 @@ test('bad arguments fail with one clear line', () => {
   assert.throws(() => new InfiniteBatchSampler({ n: 10, batchSize: 4, startIter: 3 }), /startIter 3 is past the end of an epoch \(3 iterations/);
   assert.throws(() => new InfiniteBatchSampler({ n: 10, batchSize: 4, startEpoch: -1 }), /startEpoch must be an integer >= 0/);
 });
+
+test('data parallel: the reference DistInfiniteBatchSampler\'s shards (positions in the filled epoch sequence)', () => {
+  // The reference's sampler.py with shuffle=False (so its indices are positions), filling=True,
+  // printed for these (world, N, global batch); each rank's batches of one epoch.
+  const ref: [number, number, number, number[][][]][] = [
+    [2, 10, 4, [[[0, 1], [2, 3], [4, 5]], [[6, 7], [8, 9], [0, 1]]]],
+    [3, 10, 6, [[[0, 1], [2, 3]], [[4, 5], [6, 7]], [[8, 9], [0, 1]]]],
+    [4, 37, 8, [[[0, 1], [2, 3], [4, 5], [6, 7], [8, 9]], [[10, 11], [12, 13], [14, 15], [16, 17], [18, 19]],
+      [[20, 21], [22, 23], [24, 25], [26, 27], [28, 29]], [[30, 31], [32, 33], [34, 35], [36, 0], [1, 2]]]],
+  ];
+  for (const [world, n, glb, shards] of ref) {
+    for (let rank = 0; rank < world; rank++) {
+      const s = new InfiniteBatchSampler({ n, batchSize: glb / world, seed: 7, rank, worldSize: world });
+      assert.equal(s.itersPerEpoch, shards[rank]!.length, `world ${world}: iterations per epoch`);
+      const perm = [...s.epochPermutation(0)];
+      for (let i = 0; i < s.itersPerEpoch; i++) {
+        const b = s.next();
+        // our positions run over the filled sequence; the index at a position is the permutation's
+        assert.deepEqual(b.positions.map((p) => p % n), shards[rank]![i], `world ${world} rank ${rank} iteration ${i}`);
+        assert.deepEqual(b.indices, b.positions.map((p) => perm[p % n]));
+      }
+    }
+  }
+  // one rank of one is the single-process sampler
+  assert.deepEqual(new InfiniteBatchSampler({ n: 10, batchSize: 4, seed: 3, rank: 0, worldSize: 1 }).next(),
+    new InfiniteBatchSampler({ n: 10, batchSize: 4, seed: 3 }).next());
+  assert.throws(() => new InfiniteBatchSampler({ n: 10, batchSize: 2, rank: 2, worldSize: 2 }), /rank 2 is not below worldSize 2/);
+});

@@ -14,14 +14,17 @@ checkNoLeaks();
 const table = async <T>(file: string, name: string): Promise<T> =>
   (await import(pathToFileURL(path.join(repoRoot(), 'native', file)).href) as Record<string, T>)[name];
 
-test('every core entry and every op of the tables is a function of the built addon, and nothing else is', async () => {
+test('every core entry, op and c10d entry of the tables is a function of the built addon, and nothing else is', async () => {
   const core = (await table<[string][]>('core.table.mjs', 'CORE')).map(([n]) => n);
+  const dist = (await table<[string][]>('core.table.mjs', 'DIST')).map(([n]) => n);
   const ops = (await table<[string][]>('ops.table.mjs', 'OPS')).map(([sig]) => /^(\w+)\(/.exec(sig)![1]);
-  const addon = native as unknown as Record<string, unknown> & { ops: Record<string, unknown> };
-  assert.deepEqual(Object.keys(addon).filter((k) => k !== 'ops').sort(), [...core].sort());
+  const addon = native as unknown as Record<string, unknown> & { ops: Record<string, unknown>; dist: Record<string, unknown> };
+  assert.deepEqual(Object.keys(addon).filter((k) => k !== 'ops' && k !== 'dist').sort(), [...core].sort());
   for (const n of core) assert.equal(typeof addon[n], 'function', n);
   assert.deepEqual(Object.keys(addon.ops).sort(), [...ops].sort());
   for (const n of ops) assert.equal(typeof addon.ops[n], 'function', n);
+  assert.deepEqual(Object.keys(addon.dist).sort(), [...dist].sort());
+  for (const n of dist) assert.equal(typeof addon.dist[n], 'function', n);
 });
 
 test('hand-written calls are type-checked: wrong arguments do not compile', () => {
@@ -34,6 +37,8 @@ test('hand-written calls are type-checked: wrong arguments do not compile', () =
     native.setGeneratorState(torch.zeros([1]).handle, torch.zeros([1]).handle);
     // @ts-expect-error no such entry
     native.noSuchEntry();
+    // @ts-expect-error a tensor handle is not a process group
+    native.dist.barrier(torch.zeros([1]).handle);
   };
   void neverRun;
   // a real call through the typed surface: meta gives [shape, dtype, device, requiresGrad]

@@ -7,6 +7,7 @@ import { zeros, ones, empty } from '../creation.js';
 import { noGrad } from '../autograd.js';
 import { Module, type ForwardContext } from './module.js';
 import * as init from './init.js';
+import { syncBatchNorm, type ProcessGroup } from '../distributed.js';
 
 type Pair = number | [number, number];
 const pair = (v: Pair): [number, number] => (typeof v === 'number' ? [v, v] : v);
@@ -131,6 +132,11 @@ export class BatchNorm extends Module<[Tensor, ForwardContext?], Tensor> {
   readonly eps: number;
   readonly momentum: number | null;
   readonly trackRunningStats: boolean;
+  /**
+   * Set: training-mode statistics are over every rank of this group (PyTorch's SyncBatchNorm, which
+   * is BatchNorm plus a process group; the sparse case syncs over every rank's visible positions).
+   */
+  processGroup: ProcessGroup | null = null;
   constructor(readonly numFeatures: number, o: BatchNormOptions = {}) {
     super();
     this.eps = o.eps ?? 1e-5;
@@ -158,6 +164,9 @@ export class BatchNorm extends Module<[Tensor, ForwardContext?], Tensor> {
     }
     const useBatchStats = this.training || !this.trackRunningStats;
     const track = !this.training || this.trackRunningStats;
+    if (useBatchStats && this.processGroup && this.processGroup.size > 1) {
+      return syncBatchNorm(x, this.weight, this.bias, track ? this.runningMean : null, track ? this.runningVar : null, factor, this.eps, this.processGroup);
+    }
     return ops.batchNorm(x, this.weight, this.bias, track ? this.runningMean : null, track ? this.runningVar : null,
       useBatchStats, factor, this.eps);
   }
