@@ -289,6 +289,18 @@ test('an all-masked sample: GroupNorm, InstanceNorm, global and adaptive pooling
       }
       const inorm = layers[1] as nn.InstanceNorm2d;
       assert.equal(inorm.runningVar!.isnan().any().item(), 0);
+      // below the patch grid a position is visible when any patch it covers is (global pooling's 1×1)
+      assert.deepEqual(expandMask(active, 1, 1).flatten().toArray(), [true, false]);
+      assert.deepEqual(expandMask(active, 2, 2).flatten().toArray(), [true, true, true, true, false, false, false, false]);
+      assert.throws(() => expandMask(active, 3, 3), /a 3×3 feature map does not line up with the 4×4 mask grid/);
+      // so a squeeze-excitation branch built from layers takes the context through its 1×1 maps
+      const branch = new nn.Sequential(new nn.AdaptiveAvgPool2d(1), new nn.Conv2d(C, C, 1), new nn.Sigmoid());
+      try {
+        const g = branch.forward(x, sparseContext(active));
+        assert.deepEqual(g.shape, [2, C, 1, 1]);
+        assert.equal(g.narrow(0, 1, 1).abs().maxAll().item(), 0, 'the all-masked sample gates to 0');
+        assert.ok(g.narrow(0, 0, 1).abs().minAll().item() > 0);
+      } finally { disposeModule(branch); }
     });
   } finally { layers.forEach(disposeModule); }
 });
