@@ -8,19 +8,20 @@ import sharp from 'sharp';
 import { demoDataPath } from '../src/data/demo.js';
 import { listImages } from '../src/data/folder.js';
 import { measureLoaderThroughput } from '../src/data/throughput.js';
+import { benchArgs } from './args.js';
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(name);
-  return i > 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : dflt;
-}
-
-const positional = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && !(i > 0 && all[i - 1]!.startsWith('--')));
-const root = positional[0] ?? demoDataPath();
-const size = Number(arg('--size', '224'));
-const bs = Number(arg('--bs', '32'));
-const batches = Number(arg('--batches', '10'));
 const cores = os.availableParallelism();
-const workerCounts = arg('--workers', cores >= 4 ? '1,2,4' : '1,2').split(',').map(Number);
+const { flags, positional } = benchArgs('loader.bench', 'usage: node dist/bench/loader.bench.js [folder] [flags]', {
+  batches: { type: 'int', default: 10, min: 1, help: 'timed batches per worker count (after 1 warm-up)' },
+  workers: { type: 'ints', default: cores >= 4 ? [1, 2, 4] : [1, 2], min: 1, help: 'worker counts to measure; the first is the baseline' },
+  size: { type: 'int', default: 224, min: 1, help: 'input size' },
+  bs: { type: 'int', default: 32, min: 1, help: 'batch size' },
+}, 1);
+const root = positional[0] ?? demoDataPath();
+const size = flags.size as number;
+const bs = flags.bs as number;
+const batches = flags.batches as number;
+const workerCounts = flags.workers as number[];
 
 const cpus = os.cpus();
 console.log(`machine: ${cpus.length} logical CPUs (${cores} available), ${cpus[0]?.model ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`);

@@ -12,15 +12,17 @@ import { SparK } from '../src/spark/index.js';
 import { LAMB } from '../src/torch/optim/index.js';
 import { getParamGroups } from '../src/train/param_groups.js';
 import { createLoader, demoDataPath, listImages, measureLoaderThroughput } from '../src/data/index.js';
+import { benchArgs } from './args.js';
 
-const arg = (name: string, dflt: string): string => {
-  const i = process.argv.indexOf(name);
-  return i > 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt;
-};
-const root = process.argv.slice(2).find((a, i, all) => !a.startsWith('--') && !(i > 0 && all[i - 1].startsWith('--'))) ?? demoDataPath();
-const bs = Number(arg('--bs', '8'));
-const steps = Number(arg('--steps', '4'));
-const workerCounts = arg('--workers', '1,2').split(',').map(Number);
+const { flags, positional } = benchArgs('loader_vs_step.bench', 'usage: node dist/bench/loader_vs_step.bench.js [folder] [flags]', {
+  bs: { type: 'int', default: 8, min: 1, help: 'batch size' },
+  steps: { type: 'int', default: 4, min: 1, help: 'timed steps' },
+  workers: { type: 'ints', default: [1, 2], min: 1, help: 'loader worker counts to measure' },
+}, 1);
+const root = positional[0] ?? demoDataPath();
+const bs = flags.bs as number;
+const steps = flags.steps as number;
+const workerCounts = flags.workers as number[];
 const size = 224;
 
 console.log(`machine: ${os.cpus().length} CPUs, ${os.cpus()[0]?.model}; libtorch ${torch.buildInfo().torchVersion}, ${torch.getNumThreads()} threads`);

@@ -16,21 +16,18 @@
 import os from 'node:os';
 import * as torch from '../src/torch/index.js';
 import { nn, type Tensor } from '../src/torch/index.js';
+import { benchArgs } from './args.js';
 
-function intArg(name: string, dflt: number, min: number): number {
-  const i = process.argv.indexOf(name);
-  const raw = i > 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : String(dflt);
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v < min) {
-    console.error(`memory_soak.bench: ${name} must be an integer ≥ ${min}, got '${raw}'`);
-    process.exit(2);
-  }
-  return v;
-}
-const steps = intArg('--steps', 2000, 2);
-const every = intArg('--every', 200, 1);
-const threads = intArg('--threads', torch.defaultNumThreads(), 1);
-const yieldEachStep = process.argv.includes('--yield');
+const { flags } = benchArgs('memory_soak.bench', 'usage: node dist/bench/memory_soak.bench.js [flags]', {
+  steps: { type: 'int', default: 2000, min: 2, help: 'training steps' },
+  every: { type: 'int', default: 200, min: 1, help: 'print RSS every N steps; the baseline is step min(every, steps)' },
+  threads: { type: 'int', default: torch.defaultNumThreads(), min: 1, help: 'intra-op threads' },
+  yield: { type: 'bool', default: false, help: 'await one macrotask after each step (as a loop fed by an async loader)' },
+});
+const steps = flags.steps as number;
+const every = flags.every as number;
+const threads = flags.threads as number;
+const yieldEachStep = flags.yield as boolean;
 const baselineStep = Math.min(every, steps);
 const tolerance = 0.05;
 

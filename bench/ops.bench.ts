@@ -13,34 +13,31 @@
 
 import os from 'node:os';
 import path from 'node:path';
-import { existsSync } from 'node:fs';
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as torch from '../src/torch/index.js';
+import { repoRoot } from '../src/torch/repo.js';
+import { pythonWithTorch } from '../test/python.js';
+import { benchArgs } from './args.js';
 
 // ---- arguments ----
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(name);
-  return i > 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : dflt;
-}
-function intArg(name: string, dflt: number, min: number): number {
-  const v = Number(arg(name, String(dflt)));
-  if (!Number.isInteger(v) || v < min) {
-    console.error(`ops.bench: ${name} must be an integer ≥ ${min}, got '${arg(name, '')}'`);
-    process.exit(2);
-  }
-  return v;
-}
-const threads = intArg('--threads', torch.defaultNumThreads(), 1);
-const repeats = intArg('--repeats', 21, 1);
-const warmup = intArg('--warmup', 2, 0);
-// Pause between switching sides: OpenMP and OpenBLAS worker threads busy-wait for a while after their
-// last job (OpenBLAS ~0.1 s); without a pause one side's spinning threads would eat the next side's cores.
-const settleMs = intArg('--settle-ms', 150, 0);
-const usePython = !process.argv.includes('--no-python');
-const asJson = process.argv.includes('--json');
+const { flags } = benchArgs('ops.bench', 'usage: node dist/bench/ops.bench.js [flags]', {
+  threads: { type: 'int', default: torch.defaultNumThreads(), min: 1, help: 'intra-op threads (all sides)' },
+  repeats: { type: 'int', default: 21, min: 1, help: 'timed reps per side; each side reports the median' },
+  warmup: { type: 'int', default: 2, min: 0, help: 'untimed reps first' },
+  // OpenMP and OpenBLAS worker threads busy-wait for a while after their last job (OpenBLAS ~0.1 s);
+  // without a pause one side's spinning threads would eat the next side's cores.
+  settle_ms: { type: 'int', default: 150, min: 0, help: 'pause between switching sides (ms)' },
+  no_python: { type: 'bool', default: false, help: 'skip the Python torch baseline' },
+  json: { type: 'bool', default: false, help: 'print one JSON object' },
+});
+const threads = flags.threads as number;
+const repeats = flags.repeats as number;
+const warmup = flags.warmup as number;
+const settleMs = flags.settle_ms as number;
+const usePython = !flags.no_python;
+const asJson = flags.json as boolean;
 
 // ---- the work (shapes must match bench/baseline/ops_baseline.{cc,py}) ----
 interface Op { name: string; label: string; flops: number; inner: number; run: () => void }
@@ -109,28 +106,10 @@ class Baseline {
   stop(): void { this.child.stdin.end('quit\n'); }
 }
 
-function repoRoot(): string {
-  // bench/ops.bench.ts and dist/bench/ops.bench.js sit one or two levels below the repo root.
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  for (const up of ['..', '../..']) {
-    const root = path.resolve(here, up);
-    if (existsSync(path.join(root, 'bench/baseline/build.sh'))) return root;
-  }
-  throw new Error('ops.bench: cannot find bench/baseline/build.sh above ' + here);
-}
-
 function buildCppBaseline(root: string): string {
   const r = spawnSync('bash', [path.join(root, 'bench/baseline/build.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   if (r.status !== 0) throw new Error('ops.bench: building the C++ baseline failed (bench/baseline/build.sh); see the compiler output above');
   return r.stdout.trim().split('\n').pop()!;
-}
-
-function pythonWithTorch(): string | null {
-  for (const py of [process.env.PYTHON, '/usr/bin/python3', 'python3']) {
-    if (!py) continue;
-    if (spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0) return py;
-  }
-  return null;
 }
 
 // ---- statistics ----

@@ -2,10 +2,9 @@
 // repository and the shared fixtures are.
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as torch from '../src/torch/index.js';
+import { repoRoot } from '../src/torch/repo.js';
 import type { Tensor, NestedArray } from '../src/torch/index.js';
 
 /**
@@ -139,19 +138,15 @@ export function randLeaf(shape: number[], seed: number, scale = 1): Tensor {
   });
 }
 
-/** The repository root: the nearest folder above this file with sparkts's package.json. */
-export function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = path.join(dir, 'package.json');
-    if (fs.existsSync(pkg) && JSON.parse(fs.readFileSync(pkg, 'utf8')).name === 'sparkts') return dir;
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('cannot find the sparkts repository root above the test file');
-    dir = up;
-  }
-}
+export { repoRoot } from '../src/torch/repo.js';
+export { PYTHON, pythonHas, pythonWithTorch, runPython } from './python.js';
 
 /** The shared read-only fixtures: $SPARKTS_SHARED, else ../shared beside the repository. */
 export function sharedDir(): string {
   return process.env.SPARKTS_SHARED ?? path.resolve(repoRoot(), '../shared');
+}
+
+/** A file of the reference's golden fixtures (shared/golden/README.md). */
+export function goldenPath(name: string): string {
+  return path.join(sharedDir(), 'golden', name);
 }

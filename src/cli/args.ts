@@ -1,18 +1,21 @@
 // A small flag parser with the reference's flag names (--input_size) and kebab-case aliases
 // (--input-size). Unknown flags and bad values are usage errors naming the flag and the fix.
 
-export type FlagType = 'string' | 'int' | 'float' | 'bool' | 'list';
+/** `list`: strings (repeated flag or space-separated); `ints`: one comma-separated list of integers. */
+export type FlagType = 'string' | 'int' | 'float' | 'bool' | 'list' | 'ints';
 
 export interface FlagSpec {
   type: FlagType;
-  default?: string | number | boolean | string[];
+  default?: string | number | boolean | string[] | number[];
   help: string;
   /** extra names (e.g. short forms) */
   aliases?: string[];
+  /** smallest value allowed (int, float, ints) */
+  min?: number;
 }
 
 export type FlagSpecs = Record<string, FlagSpec>;
-export type ParsedFlags = Record<string, string | number | boolean | string[] | undefined>;
+export type ParsedFlags = Record<string, string | number | boolean | string[] | number[] | undefined>;
 
 export class UsageError extends Error {}
 
@@ -51,16 +54,24 @@ export function parseArgs(argv: string[], specs: FlagSpecs): { flags: ParsedFlag
       list.push(value);
       while (i + 1 < argv.length && !argv[i + 1].startsWith('--')) list.push(argv[++i]);
       flags[name] = list;
-    } else flags[name] = convert(value, spec.type, raw);
+    } else flags[name] = convert(value, spec, raw);
   }
   return { flags, positional };
 }
 
-function convert(v: string, type: FlagType, flag: string): string | number {
-  if (type === 'string') return v;
+function convert(v: string, spec: FlagSpec, flag: string): string | number | number[] {
+  if (spec.type === 'string') return v;
+  if (spec.type === 'ints') {
+    const parts = v.split(',');
+    const out = parts.map((p) => Number(p));
+    if (parts.some((p) => p.trim() === '') || !out.every(Number.isInteger)) throw new UsageError(`--${flag} must be comma-separated integers (e.g. 1,2,4), got '${v}'`);
+    if (spec.min !== undefined && out.some((n) => n < spec.min!)) throw new UsageError(`--${flag} values must be ≥ ${spec.min}, got '${v}'`);
+    return out;
+  }
   const n = Number(v);
   if (v.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${flag} must be a number, got '${v}'`);
-  if (type === 'int' && !Number.isInteger(n)) throw new UsageError(`--${flag} must be an integer, got '${v}'`);
+  if (spec.type === 'int' && !Number.isInteger(n)) throw new UsageError(`--${flag} must be an integer, got '${v}'`);
+  if (spec.min !== undefined && n < spec.min) throw new UsageError(`--${flag} must be ≥ ${spec.min}, got '${v}'`);
   return n;
 }
 
@@ -89,7 +100,7 @@ function editDistance(a: string, b: string): number {
 export function helpText(usage: string, specs: FlagSpecs): string {
   const lines = [usage, '', 'flags:'];
   for (const [name, s] of Object.entries(specs)) {
-    const def = s.default === undefined || s.default === '' ? '' : ` (default ${Array.isArray(s.default) ? s.default.join(' ') : s.default})`;
+    const def = s.default === undefined || s.default === '' ? '' : ` (default ${Array.isArray(s.default) ? s.default.join(s.type === 'ints' ? ',' : ' ') : s.default})`;
     lines.push(`  --${name}${s.type === 'bool' ? '' : ` <${s.type}>`}`.padEnd(30) + s.help + def);
   }
   return lines.join('\n');

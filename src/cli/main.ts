@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-// The `spark` command: pretrain (the main job), verify, reconstruct.
+// The `spark` command: pretrain (the main job), verify, reconstruct, export.
 import { UsageError } from './args.js';
 
 const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<number> }> = {
   pretrain: { help: 'SparK-pretrain a convnet on an image folder (default: the bundled demo photos)', run: async (a) => (await import('./pretrain.js')).pretrainCommand(a) },
+  export: { help: 'write weights for detectron2 (d2), mmdetection, timm or safetensors', run: async (a) => (await import('./export.js')).exportCommand(a) },
   reconstruct: { help: 'reconstruct masked images with a pretrained checkpoint, as PNGs', run: async (a) => (await import('./reconstruct.js')).reconstructCommand(a) },
   verify: { help: 'check this install against the reference\'s golden numbers', run: async (a) => (await import('./verify.js')).verifyCommand(a) },
 };

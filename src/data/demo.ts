@@ -4,27 +4,11 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { repoRoot } from '../torch/repo.js';
+
+export { repoRoot };
 
 export const DEMO_DATA_ENV = 'DEMO_DATA_DIR';
-
-/** The repository root: the nearest folder above this module with the project's package.json. */
-export function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = path.join(dir, 'package.json');
-    if (fs.existsSync(pkg)) {
-      try {
-        if ((JSON.parse(fs.readFileSync(pkg, 'utf8')) as { name?: string }).name === 'sparkts') return dir;
-      } catch {
-        // not ours; keep climbing
-      }
-    }
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('cannot find the sparkts repository root above ' + fileURLToPath(import.meta.url));
-    dir = up;
-  }
-}
 
 /** The demo dataset folder; throws one line saying how to get it when it is missing. */
 export function demoDataPath(): string {

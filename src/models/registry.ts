@@ -101,11 +101,11 @@ const HP = {
   resnet152: row([2048, 300, 5, 'lamb', 0.001, 0.8, 0.02, 0.1, 0, 0.2, 0.9999]),
   resnet200: row([2048, 300, 5, 'lamb', 0.001, 0.8, 0.02, 0.1, 0, 0.2, 0.9999]),
   // the models the reference's table lacks: the nearest listed model's recipe, stated in the README
-  resnet18: row([2048, 300, 5, 'lamb', 0.002, 0.7, 0.02, 0.1, 0, 0.05, 0.9999], "sparkts: resnet50's row (the same LAMB recipe timm's ResNet strikes back uses for ResNet-18/34)"),
-  resnet34: row([2048, 300, 5, 'lamb', 0.002, 0.7, 0.02, 0.1, 0, 0.05, 0.9999], "sparkts: resnet50's row (the same LAMB recipe timm's ResNet strikes back uses for ResNet-18/34)"),
-  convnext_tiny: row([4096, 400, 20, 'adam', 0.0002, 0.7, 0.01, 0.8, 3, 0.1, 0.9999], "sparkts: convnext_small's row with the ConvNeXt paper's ImageNet-1k drop path for ConvNeXt-T (0.1)"),
-  seresnet50: row([2048, 300, 5, 'lamb', 0.002, 0.7, 0.02, 0.1, 0, 0.05, 0.9999], "sparkts: resnet50's row (the same architecture with squeeze-excitation)"),
-  resnet50_gn: row([2048, 300, 5, 'lamb', 0.002, 0.7, 0.02, 0.1, 0, 0.05, 0.9999], "sparkts: resnet50's row (the same architecture with GroupNorm)"),
+  resnet18: row([2048, 300, 5, 'lamb', 0.002, 0.7, 0.02, 0.1, 0, 0.05, 0.9999], "sparkts: resnet50's row (the reference's recipe for the nearest ResNet it lists; not tuned)"),
+  resnet34: row([2048, 300, 5, 'lamb', 0.002, 0.7, 0.02, 0.1, 0, 0.05, 0.9999], "sparkts: resnet50's row (the reference's recipe for the nearest ResNet it lists; not tuned)"),
+  convnext_tiny: row([4096, 400, 20, 'adam', 0.0002, 0.7, 0.01, 0.8, 3, 0.1, 0.9999], "sparkts: convnext_small's row with drop path 0.1, the ConvNeXt paper's ImageNet-1k value for ConvNeXt-T (not tuned)"),
+  seresnet50: row([2048, 300, 5, 'lamb', 0.002, 0.7, 0.02, 0.1, 0, 0.05, 0.9999], "sparkts: resnet50's row (the same network with squeeze-excitation; not tuned)"),
+  resnet50_gn: row([2048, 300, 5, 'lamb', 0.002, 0.7, 0.02, 0.1, 0, 0.05, 0.9999], "sparkts: resnet50's row (the same network with GroupNorm; not tuned)"),
 } as const;
 
 const RESNET_PRETRAIN = (dropPathRate: number): PretrainFacts => Object.freeze({ dropPathRate, densifyNorm: 'bn', adamBeta2: 0.95 });

@@ -2,20 +2,20 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { repoRoot } from './repo.js';
+import type { NativeAddon } from './generated/native_api.js';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+/** A native tensor (opaque; owned by exactly one Tensor). */
 export type Handle = { readonly __sparktsHandle: unique symbol };
+/** A native random generator (opaque; distinct from a tensor handle so the two cannot be swapped). */
+export type GeneratorHandle = { readonly __sparktsGenerator: unique symbol };
 
 function findAddon(): string {
-  // dist/src/torch/native.js and src/torch/native.ts both sit three levels below the repo root.
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  for (const up of ['../..', '../../..']) {
-    const p = path.resolve(here, up, 'native/build/Release/sparkts.node');
-    if (existsSync(p)) return p;
-  }
+  const p = path.join(repoRoot(), 'native/build/Release/sparkts.node');
+  if (existsSync(p)) return p;
   throw new Error('the sparkts native addon is not built: run `bash scripts/setup.sh` (or `npm run build:native`) first');
 }
 
 const require = createRequire(import.meta.url);
-export const native: any = require(findAddon());
+/** The addon, typed by src/torch/generated/native_api.ts (generated from the op and core tables). */
+export const native = require(findAddon()) as NativeAddon;

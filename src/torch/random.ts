@@ -1,11 +1,11 @@
 // Seeds and explicit random generators (CPU generators; ATen's per-device defaults otherwise).
-import { native, type Handle } from './native.js';
+import { native, type GeneratorHandle } from './native.js';
 import type { Tensor } from './tensor.js';
 import { wrap } from './tensor.js';
 
 export class Generator {
-  readonly handle: Handle;
-  constructor(seed: number | bigint = 0, handle?: Handle) {
+  readonly handle: GeneratorHandle;
+  constructor(seed: number | bigint = 0, handle?: GeneratorHandle) {
     this.handle = handle ?? native.newGenerator(Number(seed));
   }
   /** The generator's full state as a uint8 tensor (for exact resume). */

@@ -14,7 +14,7 @@ import { pretrain } from '../../src/train/pretrain.js';
 import { loadCheckpoint, disposeCheckpoint, sparkStyleName, timmStyleName } from '../../src/train/checkpoint.js';
 import { pretrainOptionsFromArgs } from '../../src/cli/pretrain.js';
 import { UsageError } from '../../src/cli/args.js';
-import { checkNoLeaks, sharedDir } from '../helpers.js';
+import { checkNoLeaks, goldenPath as golden } from '../helpers.js';
 import { tempDir, rmrf } from '../data/fixtures.js';
 import { spark, tinyFlags, imageFolder, assertOneErrorLine } from './support.js';
 
@@ -103,7 +103,6 @@ const truncated = (): string => {
   if (!fs.existsSync(f)) fs.writeFileSync(f, fs.readFileSync(ckpt).subarray(0, 1_000_000));
   return f;
 };
-const golden = (f: string): string => path.join(sharedDir(), 'golden', f);
 const regularFile = (): string => {
   const f = path.join(root, 'a-file.txt');
   fs.writeFileSync(f, 'not a folder');

@@ -12,7 +12,7 @@ import { pngSize } from '../../src/train/monitor/index.js';
 import { pretrainOptionsFromArgs } from '../../src/cli/pretrain.js';
 import { reconstructCommand } from '../../src/cli/reconstruct.js';
 import { UsageError } from '../../src/cli/args.js';
-import { checkNoLeaks, sharedDir } from '../helpers.js';
+import { checkNoLeaks, goldenPath } from '../helpers.js';
 import { tempDir, rmrf } from '../data/fixtures.js';
 import { spark, tinyFlags, imageFolder, assertOneErrorLine } from './support.js';
 
@@ -79,7 +79,7 @@ async function reconstructInProcess(argv: string[]): Promise<{ code: number; err
 }
 
 test('the reference\'s checkpoint of a model sparkts does not know (resnet_basic_96) is one clear error', async () => {
-  const golden = path.join(sharedDir(), 'golden', 'resnet_basic_96.spark_style.pth');
+  const golden = goldenPath('resnet_basic_96.spark_style.pth');
   const r = await reconstructInProcess(['--ckpt', golden, '--image', images[0], '--out', path.join(root, 'out-golden')]);
   assert.equal(r.code, 1);
   assert.match(r.error!.message, /^.*resnet_basic_96\.spark_style\.pth was saved for model 'resnet_basic_96', which sparkts does not know; known: resnet18, .*convnext_large$/);

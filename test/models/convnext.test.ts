@@ -4,6 +4,9 @@ import * as torch from '../../src/torch/index.js';
 import { nn, type Tensor } from '../../src/torch/index.js';
 import { createModel, ConvNeXt, ConvNeXtBlock, ConvNeXtLayerNorm, isEncoder } from '../../src/models/index.js';
 import { disposeModule, leakCheck, maskContext, maxAbsDiff } from './support.js';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { repoRoot } from '../helpers.js';
 
 const noLeaks = leakCheck();
 
@@ -80,6 +83,29 @@ test('init: truncated normal std .02 for convs/linears and the head, zero biases
     assert.ok(noLs.blocks().every((b) => b.gamma === null));
     assert.ok(![...noLs.stateDict().keys()].some((k) => k.endsWith('gamma')));
   } finally { disposeModule(noLs); }
+});
+
+test('the classifier is the official ConvNeXt\'s: same names, shapes, order and, at the same seed, the same initial weights (head_init_scale too)', () => {
+  // test/fixtures/ft/gen_convnext_init.py: downstream_imagenet/models/convnext_official.py at torch.manual_seed(0)
+  const ref = JSON.parse(readFileSync(path.join(repoRoot(), 'test/fixtures/ft/convnext_init.json'), 'utf8')) as {
+    case: { depths: number[]; dims: number[]; num_classes: number; head_init_scale: number; seed: number };
+    tensors: Record<string, [number, number, number[]]>;
+  };
+  const c = ref.case;
+  torch.manualSeed(c.seed);
+  const m = new ConvNeXt({ depths: c.depths, dims: c.dims, numClasses: c.num_classes, headInitScale: c.head_init_scale });
+  try {
+    const sd = m.stateDict();
+    assert.deepEqual([...sd.keys()], Object.keys(ref.tensors));
+    for (const [k, [sum, abs, shape]] of Object.entries(ref.tensors)) {
+      const t = sd.get(k)!;
+      assert.deepEqual(t.shape, shape, k);
+      const [s, a] = torch.tidy(() => { const d = t.double(); return [d.sum().item(), d.abs().sum().item()]; });
+      // float64 sums of the same float32 values: equal up to the summation order of the libtorch build
+      assert.ok(Math.abs(s - sum) <= 1e-12 * Math.max(1, abs), `${k} sum ${s} vs ${sum}`);
+      assert.ok(Math.abs(a - abs) <= 1e-12 * Math.max(1, abs), `${k} abs sum ${a} vs ${abs}`);
+    }
+  } finally { disposeModule(m); }
 });
 
 test('stochastic depth: linspace(0, rate, total blocks) in float32, Identity at rate 0', () => {

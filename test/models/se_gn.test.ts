@@ -13,7 +13,7 @@ import { loadPth } from '../../src/torch/io/pth.js';
 import type { PyValue, RawTensor } from '../../src/torch/io/index.js';
 import { rawToTensor } from '../../src/torch/io/tensor_bridge.js';
 import { createModel, modelRecord, ResNet, makeDivisible } from '../../src/models/index.js';
-import { pythonWithTorch } from '../spark/support.js';
+import { pythonWithTorch } from '../python.js';
 import { disposeModule, leakCheck, maxAbsDiff } from './support.js';
 
 const noLeaks = leakCheck();

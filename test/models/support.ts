@@ -1,8 +1,6 @@
 // Helpers of the models tests: freeing a model, leak checks, sparse contexts, golden fixture headers.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { goldenPath } from '../helpers.js';
 import * as torch from '../../src/torch/index.js';
 import { SafetensorsReader } from '../../src/torch/io/index.js';
 import type { nn, Tensor } from '../../src/torch/index.js';
@@ -40,18 +38,7 @@ export function maskContext(active: Tensor): { mask: (h: number, w: number) => T
   };
 }
 
-/** ../shared/golden beside the repository (or $SPARKTS_SHARED/golden). */
-export function goldenPath(name: string): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = path.join(dir, 'package.json');
-    if (fs.existsSync(pkg) && JSON.parse(fs.readFileSync(pkg, 'utf8')).name === 'sparkts') break;
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('cannot find the sparkts repository root above the test file');
-    dir = up;
-  }
-  return path.join(process.env.SPARKTS_SHARED ?? path.resolve(dir, '../shared'), 'golden', name);
-}
+export { goldenPath };
 
 export interface FixtureEncoderState {
   case: Record<string, unknown>;

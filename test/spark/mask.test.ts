@@ -7,7 +7,7 @@ import * as torch from '../../src/torch/index.js';
 import { ResNet } from '../../src/models/index.js';
 import { SparK, randomMask, visibleCount, checkMask } from '../../src/spark/index.js';
 import { checkNoLeaks, flat } from '../helpers.js';
-import { disposeModule, oneThread, pythonWithTorch, runPython } from './support.js';
+import { disposeModule, oneThread, pythonWithTorch, runPythonJson } from './support.js';
 
 checkNoLeaks();
 oneThread();
@@ -74,7 +74,7 @@ for B, f, ratio, seed in json.loads(sys.argv[1]):
     out.append(ms)
 print(json.dumps(out))
 `;
-  const ref = runPython(py, [JSON.stringify(cases)]) as number[][][];
+  const ref = runPythonJson(py, [JSON.stringify(cases)]) as number[][][];
   cases.forEach(([B, f, ratio, seed], i) => torch.tidy(() => {
     const g = new torch.Generator(seed);
     for (let k = 0; k < 2; k++) {

@@ -1,31 +1,16 @@
 // Helpers of the SparK tests: Python torch (for cross-checks against PyTorch itself, skipped when
 // absent), freeing models, and randomising every parameter/buffer so that no term of the math is 0.
-import { spawnSync } from 'node:child_process';
+import { pythonWithTorch, runPython } from '../python.js';
 import { before, after } from 'node:test';
 import * as torch from '../../src/torch/index.js';
 import type { nn, Tensor } from '../../src/torch/index.js';
 
-let pythonChecked: string | null | undefined;
-
-/** A python3 that can `import torch`, or null (tests that need it skip). */
-export function pythonWithTorch(): string | null {
-  if (pythonChecked !== undefined) return pythonChecked;
-  pythonChecked = null;
-  for (const py of [process.env.SPARKTS_PYTHON, '/usr/bin/python3', 'python3'].filter(Boolean) as string[]) {
-    // find_spec answers without importing torch (which takes seconds)
-    const r = spawnSync(py, ['-c', 'import importlib.util, sys; sys.exit(0 if importlib.util.find_spec("torch") else 1)'], { encoding: 'utf8' });
-    if (r.status === 0) { pythonChecked = py; break; }
-  }
-  return pythonChecked;
-}
+export { pythonWithTorch };
 
 /** Run a Python program (torch available) with arguments; returns its stdout parsed as JSON. */
-export function runPython(code: string, args: string[] = []): unknown {
-  const py = pythonWithTorch();
-  if (!py) throw new Error('python with torch is not available');
-  const r = spawnSync(py, ['-c', code, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  if (r.status !== 0) throw new Error(`python failed (${r.status}): ${r.stderr}`);
-  return JSON.parse(r.stdout);
+export function runPythonJson(code: string, args: string[] = []): unknown {
+  if (!pythonWithTorch()) throw new Error('python with torch is not available');
+  return JSON.parse(runPython(code, args));
 }
 
 /** Free a model's parameters and buffers (modules own no other tensors). */

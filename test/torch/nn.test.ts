@@ -378,3 +378,19 @@ test('trunc_normal_: values within [a, b], truncated-normal moments (mean, std, 
   const expected = 1 + (pdf(-0.5) - pdf(2)) / (cdf(2) - cdf(-0.5));
   assert.ok(Math.abs(um - expected) < 0.01, `mean ${um} vs ${expected}`);
 }));
+
+test('init.withoutDefaultInit: layers built inside draw no random numbers; the default init is back afterwards, also after a throw', () => {
+  const draw = (): number => torch.tidy(() => torch.rand([1]).item());
+  torch.manualSeed(5);
+  const expect = draw();
+  torch.manualSeed(5);
+  const lin = nn.init.withoutDefaultInit(() => new nn.Linear(64, 64));
+  const conv = nn.init.withoutDefaultInit(() => new nn.Conv2d(3, 8, 3));
+  assert.equal(draw(), expect, 'no draws were made');
+  assert.throws(() => nn.init.withoutDefaultInit(() => { throw new Error('boom'); }), /boom/);
+  assert.equal(nn.init.defaultInitSkipped(), false);
+  torch.manualSeed(5);
+  const after = new nn.Linear(64, 64);
+  assert.notEqual(draw(), expect, 'outside, the default init draws again');
+  for (const m of [lin, conv, after]) torch.dispose(m.parameters());
+});

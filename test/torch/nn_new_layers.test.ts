@@ -7,7 +7,8 @@ import * as torch from '../../src/torch/index.js';
 import type { Tensor, NestedArray } from '../../src/torch/index.js';
 import { nn } from '../../src/torch/index.js';
 import { checkNoLeaks } from '../helpers.js';
-import { pythonWithTorch, runPython, maxAbsDiff } from '../spark/support.js';
+import { pythonWithTorch, runPython } from '../python.js';
+import { maxAbsDiff } from '../spark/support.js';
 
 checkNoLeaks();
 const skip = pythonWithTorch() ? false : 'python3 with torch is not installed';
@@ -34,7 +35,7 @@ print(json.dumps(out))
 `;
 
 test('InstanceNorm2d, adaptive max pooling, Dropout2d and Upsample equal PyTorch', { skip }, () => {
-  const r = runPython(PY) as Record<string, NestedArray & unknown[]>;
+  const r = JSON.parse(runPython(PY)) as Record<string, NestedArray & unknown[]>;
   const inorm = new nn.InstanceNorm2d(4, { affine: true, trackRunningStats: true });
   try {
     torch.tidy(() => torch.noGrad(() => {

@@ -4,14 +4,12 @@
 // cross-entropy with class weights and label smoothing together, type promotion, ...).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as torch from '../../src/torch/index.js';
-import { checkNoLeaks, assertClose, flat } from '../helpers.js';
+import { checkNoLeaks, assertClose, flat, pythonWithTorch, runPython } from '../helpers.js';
 import { Net, PYTHON_NET } from './nets.js';
 
 checkNoLeaks();
 const F = torch.nn.functional;
-const PY = '/usr/bin/python3';
 
 // Inputs: deterministic values (no RNG shared between the two sides), float64.
 const seq = (n: number, k: number): number[] => Array.from({ length: n }, (_, i) => Math.sin(1.7 * i + k) * 1.5 + 0.1 * Math.cos(0.3 * i * k));
@@ -97,10 +95,8 @@ tree = [list(n.state_dict().keys()), [k for k, _ in n.named_parameters()], [k fo
         [k for k, _ in n.named_modules()], sum(p.numel() for p in n.parameters())]
 print(json.dumps({'ops': out, 'tree': tree}))`;
   const req = { inputs: INPUTS, cases: CASES.map((c) => ({ id: c.id, py: c.py, grad: c.grad ?? null })) };
-  const r = spawnSync(PY, ['-c', script], { input: JSON.stringify(req), encoding: 'utf8', timeout: 120_000 });
-  if (r.error || /No module named 'torch'/.test(r.stderr)) return (pyCache = null);
-  assert.equal(r.status, 0, r.stderr);
-  return (pyCache = JSON.parse(r.stdout) as PyResult);
+  if (!pythonWithTorch()) return (pyCache = null);
+  return (pyCache = JSON.parse(runPython(script, [], { input: JSON.stringify(req) })) as PyResult);
 }
 
 test('ops agree with Python torch: values, dtypes, gradients (skipped without torch)', (t) => {

@@ -19,7 +19,7 @@ import {
 import { getParamGroups } from '../../src/train/param_groups.js';
 import { checkNoLeaks } from '../helpers.js';
 import { goldenPath } from './golden_meta.js';
-import { disposeModule, oneThread, pythonWithTorch, runPython } from '../spark/support.js';
+import { disposeModule, oneThread, pythonWithTorch, runPythonJson } from '../spark/support.js';
 
 checkNoLeaks();
 oneThread();
@@ -246,7 +246,7 @@ test('PyTorch loads our files with the reference\'s layout (keys, types, shapes,
     saveSparkStyle(ours, m, contents);
     saveSparkStyle(oursResume, m, { ...contents, resume });
     saveTimmStyle(oursTimm, m.sparse_encoder.sp_cnn);
-    const d = runPython(DESCRIBE, [REF_SPARK, ours, oursResume, REF_TIMM, oursTimm]) as Record<string, Desc>;
+    const d = runPythonJson(DESCRIBE, [REF_SPARK, ours, oursResume, REF_TIMM, oursTimm]) as Record<string, Desc>;
     const ref = d[REF_SPARK], our = d[ours];
     const items = (x: Desc): Record<string, Desc> => x.items as Record<string, Desc>;
 

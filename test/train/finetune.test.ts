@@ -238,6 +238,13 @@ test('finetuneStep: one recipe iteration on a tiny ResNet — schedule, drawn de
     const ev = evaluateBatch(emaModule, batch.input, batch.target);
     assert.equal(ev.count, 3);
     assert.ok(ev.top1 <= ev.top5 && ev.top5 <= 3);
+    // a non-finite loss stops the step before anything is updated
+    const w0 = torch.tidy(() => flat(model.fc.getParameter('weight')!));
+    const [nan, t2] = torch.tidy(() => [torch.full([2, 3, 32, 32], NaN), batch.target.narrow(0, 0, 2).clone()]);
+    try {
+      assert.throws(() => finetuneStep(r, { input: nan, target: t2 }, 1), /^Error: fine-tuning loss is NaN at iteration 1; lower --base_lr or set --clip$/);
+    } finally { torch.dispose([nan, t2]); }
+    assert.deepEqual(torch.tidy(() => flat(model.fc.getParameter('weight')!)), w0);
     torch.dispose([batch.input, batch.target]);
     r.optimizer.disposeState();
   } finally { free(); }

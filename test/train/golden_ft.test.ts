@@ -25,7 +25,15 @@ const TABLES = goldenPath('ft_param_groups.json');
 const EXTRA_TABLES = path.join(repoRoot(), 'test/fixtures/ft/param_groups_extra.json');
 
 interface Header { meta: Record<string, string>; tensors: Map<string, { dtype: string; shape: number[] }> }
+const headers = new Map<string, Header>();
 function header(file: string): Header {
+  const cached = headers.get(file);
+  if (cached) return cached;
+  const h = readHeader(file);
+  headers.set(file, h);
+  return h;
+}
+function readHeader(file: string): Header {
   const buf = fs.readFileSync(file);
   const n = Number(buf.readBigUInt64LE(0));
   const h = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<string, unknown>;

@@ -1,14 +1,11 @@
 // The golden fixtures' safetensors headers, read directly (8-byte little-endian length + JSON), for the
 // schedule / param-group / LAMB-checkpoint tests: the `__metadata__` strings and each tensor's shape.
 import fs from 'node:fs';
-import path from 'node:path';
-import { sharedDir } from '../helpers.js';
+import { goldenPath } from '../helpers.js';
 
 export const GOLDEN_CASES = ['resnet_basic_96', 'resnet_bottleneck_64', 'convnext_96', 'convnext_128_m75'];
 
-export function goldenPath(name: string): string {
-  return path.join(sharedDir(), 'golden', name);
-}
+export { goldenPath };
 
 export interface GoldenHeader {
   meta: Record<string, string>;

@@ -30,18 +30,25 @@ export function pickle(value: PyValue, opts: PickleOptions = {}): Uint8Array {
   return p.out.bytes();
 }
 
+/**
+ * An append-only byte buffer kept as a list of chunks: weights are most of a pickle's bytes, and
+ * growing one buffer by doubling would copy them again and again; here they are copied once, by bytes().
+ */
 class ByteSink {
-  private buf = new Uint8Array(1 << 16);
+  private static readonly CHUNK = 1 << 16;
+  private readonly done: Uint8Array[] = [];
+  private doneBytes = 0;
+  private buf = new Uint8Array(ByteSink.CHUNK);
   private len = 0;
   private dv = new DataView(this.buf.buffer);
+  /** Makes room for `n` contiguous bytes at `len`. */
   private ensure(n: number): void {
     if (this.len + n <= this.buf.byteLength) return;
-    let cap = this.buf.byteLength * 2;
-    while (cap < this.len + n) cap *= 2;
-    const b = new Uint8Array(cap);
-    b.set(this.buf.subarray(0, this.len));
-    this.buf = b;
-    this.dv = new DataView(b.buffer);
+    this.done.push(this.buf.subarray(0, this.len));
+    this.doneBytes += this.len;
+    this.buf = new Uint8Array(Math.max(ByteSink.CHUNK, n));
+    this.len = 0;
+    this.dv = new DataView(this.buf.buffer);
   }
   u8(...v: number[]): void { this.ensure(v.length); for (const x of v) this.buf[this.len++] = x; }
   u16(v: number): void { this.ensure(2); this.dv.setUint16(this.len, v, true); this.len += 2; }
@@ -49,7 +56,26 @@ class ByteSink {
   i32(v: number): void { this.ensure(4); this.dv.setInt32(this.len, v, true); this.len += 4; }
   f64be(v: number): void { this.ensure(8); this.dv.setFloat64(this.len, v, false); this.len += 8; }
   raw(b: Uint8Array): void { this.ensure(b.byteLength); this.buf.set(b, this.len); this.len += b.byteLength; }
-  bytes(): Uint8Array { return this.buf.slice(0, this.len); }
+  /** The bytes read as latin-1 text, written as UTF-8 (bytes ≥ 0x80 take two): how protocol 2 spells bytes. */
+  latin1AsUtf8(b: Uint8Array, utf8Length: number): void {
+    this.ensure(utf8Length);
+    // locals, not fields, in the loop: this runs over every byte of every weight
+    const buf = this.buf, n = b.byteLength;
+    let o = this.len;
+    for (let i = 0; i < n; i++) {
+      const x = b[i];
+      if (x < 0x80) buf[o++] = x;
+      else { buf[o++] = 0xc0 | (x >> 6); buf[o++] = 0x80 | (x & 0x3f); }
+    }
+    this.len = o;
+  }
+  bytes(): Uint8Array {
+    const out = new Uint8Array(this.doneBytes + this.len);
+    let o = 0;
+    for (const c of this.done) { out.set(c, o); o += c.byteLength; }
+    out.set(this.buf.subarray(0, this.len), o);
+    return out;
+  }
 }
 
 /** Little-endian two's complement with the fewest bytes, as CPython's encode_long. */
@@ -71,6 +97,8 @@ class Pickler {
   private readonly memo = new Map<unknown, number>();
   private readonly globals = new Map<string, number>();
   private readonly strings = new Map<string, number>();
+  /** memo slots of the empty (-1) and one-byte bytes objects written so far */
+  private readonly singleBytes = new Map<number, number>();
   private readonly path: string[] = [];
   private readonly enc = new TextEncoder();
   private nextMemo = 0;
@@ -151,15 +179,31 @@ class Pickler {
     this.strings.set(s, this.put());
   }
 
-  // Protocol 2 has no bytes opcode; CPython writes _codecs.encode(latin-1 text, 'latin1').
+  // Protocol 2 has no bytes opcode; CPython writes _codecs.encode(latin-1 text, 'latin1'). As in CPython,
+  // the text is a fresh object each time (memoized but never shared by value: two equal weight tensors
+  // stay two strings), while the empty and one-byte bytes objects are CPython singletons, shared.
   private saveBytes(b: Uint8Array): void {
+    if (b.byteLength <= 1) {
+      const single = this.singleBytes.get(b.byteLength ? b[0] : -1);
+      if (single !== undefined) { this.getMemo(single); return; }
+    }
     if (b.byteLength === 0) {
       this.saveReduce(b, new PyGlobal('builtins', 'bytes'), new PyTuple([]));
-      return;
+    } else {
+      this.saveGlobal(new PyGlobal('_codecs', 'encode'));
+      let high = 0;
+      for (let i = 0, n = b.byteLength; i < n; i++) high += b[i] >> 7;
+      this.emit(0x58); // BINUNICODE
+      this.out.u32(b.byteLength + high);
+      this.out.latin1AsUtf8(b, b.byteLength + high);
+      this.put();
+      this.saveStr('latin1');
+      this.emit(0x86); // TUPLE2
+      this.put();
+      this.emit(0x52); // REDUCE
+      this.memo.set(b, this.put());
     }
-    let s = '';
-    for (let i = 0; i < b.byteLength; i += 8192) s += String.fromCharCode(...b.subarray(i, i + 8192));
-    this.saveReduce(b, new PyGlobal('_codecs', 'encode'), new PyTuple([s, 'latin1']));
+    if (b.byteLength <= 1) this.singleBytes.set(b.byteLength ? b[0] : -1, this.memo.get(b)!);
   }
 
   private saveGlobal(g: PyGlobal): void {

@@ -1,8 +1,14 @@
 // A pickle reader for the subset that PyTorch checkpoints use: protocol 2 as torch.save writes it,
 // plus the opcodes of protocols 0-1 and 3-5 that plain data needs. It never executes anything:
-// GLOBAL only names a class/function, and REDUCE/NEWOBJ either call one of a small set of known
+// GLOBAL only names a class/function, and REDUCE/NEWOBJ call one of a small set of known
 // constructors (collections.OrderedDict, set, bytes, and whatever the caller adds, e.g. torch's
-// tensor rebuild) or record an opaque PyObject, so unknown classes never make reading fail.
+// tensor rebuild).
+//
+// Like PyTorch's `torch.load(weights_only=True)`, a global outside that allow-list makes reading
+// fail, naming the global: an inert copy would be just as dangerous, because writing it back (savePth)
+// hands the payload to the next Python `torch.load`. Only for files one trusts, `allowUnknownGlobals`
+// keeps such objects as opaque PyObjects that round-trip. Either way the result is checked for
+// nesting deeper than Python's pickler can write and for cycles, so walking it cannot overflow the stack.
 import {
   type PyValue, PyGlobal, PyObject, PyOrderedDict, PyPersistent, PySet, PyTuple, isRawTensor, pyTypeName,
 } from './pyvalue.js';
@@ -15,15 +21,28 @@ export interface UnpickleOptions {
   persistentLoad?: (pid: PyValue) => PyValue;
   /** Extra callables keyed by 'module.name'; they take precedence over the built-in ones. */
   callables?: Record<string, PyCallable>;
+  /** Globals that may be named but are never called (e.g. torch's storage classes in persistent ids). */
+  isKnownName?: (qualifiedName: string) => boolean;
+  /**
+   * Keep globals outside the allow-list as opaque PyGlobal/PyObject values instead of failing. Only
+   * for files you trust: saving such a value again writes the same calls for Python to execute.
+   */
+  allowUnknownGlobals?: boolean;
   /** Prefix for error messages, e.g. the file name. */
   what?: string;
 }
 
 export interface UnpickleResult {
   value: PyValue;
-  /** 'module.name' of every GLOBAL that was not a known callable (sorted, distinct). */
+  /** 'module.name' of every GLOBAL outside the allow-list (sorted, distinct; empty unless allowUnknownGlobals). */
   unknownGlobals: string[];
 }
+
+/**
+ * Python's pickler recurses once per nesting level and stops at its recursion limit (1000), so no
+ * real checkpoint is nested deeper; a deeper pickle is corrupt or hostile.
+ */
+export const MAX_PICKLE_DEPTH = 1000;
 
 /** Python 2 module names that pickles written with fix_imports use. */
 const MODULE_ALIASES: Record<string, string> = { __builtin__: 'builtins', copy_reg: 'copyreg' };
@@ -37,16 +56,8 @@ function latin1(s: string): Uint8Array {
 /** Globals that are understood without being called (not reported as unknown). */
 const KNOWN_NAMES = new Set(['builtins.object']);
 
-const BUILTIN_CALLABLES: Record<string, PyCallable> = {
-  // protocols 0-1 spell `cls.__new__(cls)` for plain objects as _reconstructor(cls, object, None);
-  // it becomes the same PyObject that protocol 2's NEWOBJ gives
-  'copyreg._reconstructor': (args) => {
-    const [cls, base, state] = args;
-    if (base instanceof PyGlobal && base.qualifiedName === 'builtins.object' && state === null) {
-      return new PyObject(cls, new PyTuple([]), true);
-    }
-    return new PyObject(new PyGlobal('copyreg', '_reconstructor'), new PyTuple(args));
-  },
+/** Callables that only ever build plain data: the allow-list (with the caller's). */
+const SAFE_CALLABLES: Record<string, PyCallable> = {
   'collections.OrderedDict': (args) => {
     const d = new PyOrderedDict();
     const init = args[0];
@@ -68,6 +79,19 @@ const BUILTIN_CALLABLES: Record<string, PyCallable> = {
     if (typeof args[0] !== 'string') throw new Error('_codecs.encode expects a str');
     const enc = typeof args[1] === 'string' ? args[1].toLowerCase().replace('-', '') : 'utf8';
     return enc === 'latin1' || enc === 'iso88591' ? latin1(args[0]) : new TextEncoder().encode(args[0]);
+  },
+};
+
+/** With allowUnknownGlobals only: builds opaque objects of arbitrary classes. */
+const TRUSTED_CALLABLES: Record<string, PyCallable> = {
+  // protocols 0-1 spell `cls.__new__(cls)` for plain objects as _reconstructor(cls, object, None);
+  // it becomes the same PyObject that protocol 2's NEWOBJ gives
+  'copyreg._reconstructor': (args) => {
+    const [cls, base, state] = args;
+    if (base instanceof PyGlobal && base.qualifiedName === 'builtins.object' && state === null) {
+      return new PyObject(cls, new PyTuple([]), true);
+    }
+    return new PyObject(new PyGlobal('copyreg', '_reconstructor'), new PyTuple(args));
   },
 };
 
@@ -103,13 +127,14 @@ class Unpickler {
 
   constructor(private readonly data: Uint8Array, private readonly opts: UnpickleOptions) {
     this.dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
-    this.callables = { ...BUILTIN_CALLABLES, ...opts.callables };
+    this.callables = { ...SAFE_CALLABLES, ...(opts.allowUnknownGlobals ? TRUSTED_CALLABLES : {}), ...opts.callables };
     this.what = opts.what ? `${opts.what}: ` : '';
   }
 
   load(): UnpickleResult {
     try {
       const value = this.run();
+      checkNesting(value);
       return { value, unknownGlobals: [...this.unknown].sort() };
     } catch (e) {
       const msg = (e as Error).message;
@@ -170,23 +195,31 @@ class Unpickler {
     return this.memo.get(i) as PyValue;
   }
 
-  private global(module: string, name: string): PyGlobal {
+  private global(module: string, name: string, at: number): PyGlobal {
     const m = MODULE_ALIASES[module] ?? module;
     const g = new PyGlobal(m, name);
-    if (!(g.qualifiedName in this.callables) && !KNOWN_NAMES.has(g.qualifiedName)) this.unknown.add(g.qualifiedName);
+    const q = g.qualifiedName;
+    if (!Object.hasOwn(this.callables, q) && !KNOWN_NAMES.has(q) && !this.opts.isKnownName?.(q)) {
+      if (!this.opts.allowUnknownGlobals) {
+        throw new Error(`refuses to load global ${q} (offset ${at}): it is not on the allow-list of checkpoint types ` +
+          '(tensors, storages, OrderedDict, set, bytes, plain values); only for a file you trust, load it with allowUnknownGlobals');
+      }
+      this.unknown.add(q);
+    }
     return g;
   }
 
   private call(fn: PyValue, args: PyTuple, viaNewobj: boolean): PyValue {
-    if (fn instanceof PyGlobal) {
-      const c = this.callables[fn.qualifiedName];
-      if (c) {
-        try {
-          return c(args.items);
-        } catch (e) {
-          throw new Error(`${fn.qualifiedName}(): ${(e as Error).message}`);
-        }
+    if (fn instanceof PyGlobal && Object.hasOwn(this.callables, fn.qualifiedName)) {
+      try {
+        return this.callables[fn.qualifiedName](args.items);
+      } catch (e) {
+        throw new Error(`${fn.qualifiedName}(): ${(e as Error).message}`);
       }
+    }
+    if (!this.opts.allowUnknownGlobals) {
+      // a known name that is not a constructor (builtins.object, a storage class) or a non-global
+      throw new Error(`refuses to call ${fn instanceof PyGlobal ? fn.qualifiedName : pyTypeName(fn)}: not a constructor this reader knows`);
     }
     return new PyObject(fn, args, viaNewobj);
   }
@@ -201,9 +234,9 @@ class Unpickler {
   }
 
   private appendItems(target: PyValue, items: PyValue[]): void {
-    if (Array.isArray(target)) target.push(...items);
-    else if (target instanceof PyObject) target.listItems.push(...items);
-    else throw new Error(`cannot append to ${pyTypeName(target)}`);
+    const list = Array.isArray(target) ? target : target instanceof PyObject ? target.listItems : undefined;
+    if (!list) throw new Error(`cannot append to ${pyTypeName(target)}`);
+    for (const v of items) list.push(v);   // not push(...items): a huge APPENDS would overflow the call
   }
 
   private build(target: PyValue, state: PyValue): void {
@@ -297,7 +330,7 @@ class Unpickler {
           const items = this.popMark();
           const s = this.top();
           if (!(s instanceof PySet)) throw new Error(`ADDITEMS on ${pyTypeName(s)}`);
-          s.items.push(...items);
+          for (const v of items) s.items.push(v);
           break;
         }
         // ---- memo ----
@@ -309,11 +342,11 @@ class Unpickler {
         case 0x6a: this.push(this.get(this.u32())); break; // LONG_BINGET
         case 0x67: this.push(this.get(Number(this.line()))); break; // GET
         // ---- objects ----
-        case 0x63: { const module = this.line(); const name = this.line(); this.push(this.global(module, name)); break; } // GLOBAL
+        case 0x63: { const module = this.line(); const name = this.line(); this.push(this.global(module, name, at)); break; } // GLOBAL
         case 0x93: { // STACK_GLOBAL
           const name = this.pop(); const module = this.pop();
           if (typeof module !== 'string' || typeof name !== 'string') throw new Error('STACK_GLOBAL needs two str');
-          this.push(this.global(module, name));
+          this.push(this.global(module, name, at));
           break;
         }
         case 0x52: { // REDUCE
@@ -338,7 +371,7 @@ class Unpickler {
         case 0x62: { const state = this.pop(); this.build(this.top(), state); break; } // BUILD
         case 0x69: { // INST (protocol 0): class by name, args from the mark
           const module = this.line(); const name = this.line();
-          this.push(this.call(this.global(module, name), new PyTuple(this.popMark()), false));
+          this.push(this.call(this.global(module, name, at), new PyTuple(this.popMark()), false));
           break;
         }
         case 0x6f: { // OBJ (protocol 1): class and args from the mark
@@ -360,13 +393,73 @@ class Unpickler {
   }
 }
 
-/** Little-endian two's complement, as LONG1/LONG4 store it (empty = 0). */
+/**
+ * Little-endian two's complement, as LONG1/LONG4 store it (empty = 0). Through one hex string, so a
+ * LONG4 of megabytes costs linear time, not a shift per byte.
+ */
 export function decodeLong(b: Uint8Array): bigint {
   if (b.length === 0) return 0n;
-  let v = 0n;
-  for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
-  if (b[b.length - 1] & 0x80) v -= 1n << BigInt(8 * b.length);
-  return v;
+  const v = BigInt(`0x${Buffer.from(b).reverse().toString('hex')}`);
+  return b[b.length - 1] & 0x80 ? v - (1n << BigInt(8 * b.length)) : v;
+}
+
+/** The values a container holds (keys included), for the nesting check; [] for a leaf. */
+function childrenOf(v: PyValue): PyValue[] {
+  if (Array.isArray(v)) return v;
+  if (v instanceof PyTuple) return v.items;
+  if (v instanceof Map) {
+    const out: PyValue[] = [];
+    for (const [k, x] of v) out.push(k, x);
+    if (v instanceof PyOrderedDict) for (const x of v.attrs.values()) out.push(x);
+    return out;
+  }
+  if (v instanceof PySet) return v.items;
+  if (v instanceof PyObject) {
+    const out: PyValue[] = [v.cls, v.args, ...v.listItems];
+    for (const [k, x] of v.dictItems) out.push(k, x);
+    if (v.state !== undefined) out.push(v.state);
+    return out;
+  }
+  if (v instanceof PyPersistent) return [v.pid];
+  return [];
+}
+
+const isContainer = (v: PyValue): v is PyValue & object =>
+  typeof v === 'object' && v !== null && !(v instanceof Uint8Array) && !(v instanceof PyGlobal) && !isRawTensor(v);
+
+/**
+ * Refuses a value nested deeper than MAX_PICKLE_DEPTH or containing itself (memo references can build
+ * cycles), so that every later recursive walk (savePth, comparisons, conversions) is safe. Iterative,
+ * and each shared container is measured once (memo references can also build exponentially many paths).
+ */
+function checkNesting(root: PyValue): void {
+  const height = new Map<object, number>();   // finished containers: levels below and including them
+  const onPath = new Set<object>();
+  const frames: { node: object; kids: PyValue[]; i: number; h: number }[] = [];
+  const enter = (v: PyValue & object): void => {
+    if (frames.length >= MAX_PICKLE_DEPTH) throw new Error(`nesting deeper than ${MAX_PICKLE_DEPTH} levels, more than Python's pickle can write (corrupt or hostile file)`);
+    onPath.add(v);
+    frames.push({ node: v, kids: childrenOf(v), i: 0, h: 1 });
+  };
+  if (!isContainer(root)) return;
+  enter(root);
+  while (frames.length) {
+    const f = frames[frames.length - 1];
+    if (f.i < f.kids.length) {
+      const k = f.kids[f.i++];
+      if (!isContainer(k)) continue;
+      if (onPath.has(k)) throw new Error(`a ${pyTypeName(k)} contains itself (a cyclic structure, which no checkpoint holds)`);
+      const done = height.get(k);
+      if (done === undefined) { enter(k); continue; }
+      if (frames.length + done > MAX_PICKLE_DEPTH) throw new Error(`nesting deeper than ${MAX_PICKLE_DEPTH} levels, more than Python's pickle can write (corrupt or hostile file)`);
+      f.h = Math.max(f.h, done + 1);
+    } else {
+      frames.pop();
+      onPath.delete(f.node);
+      height.set(f.node, f.h);
+      if (frames.length) frames[frames.length - 1].h = Math.max(frames[frames.length - 1].h, f.h + 1);
+    }
+  }
 }
 
 function parseIntText(s: string): bigint {

@@ -52,6 +52,11 @@ export class ZipReader {
     return this.entries.has(name);
   }
 
+  /** Throws unless all of the entry's bytes lie inside the file (before a caller allocates for them). */
+  checkPresent(name: string): void {
+    this.dataOffset(this.entry(name));
+  }
+
   /** The whole entry, decompressed if needed; its CRC-32 is checked unless verifyCrc is false. */
   read(name: string, verifyCrc = true): Uint8Array {
     const e = this.entry(name);
@@ -60,8 +65,11 @@ export class ZipReader {
     if (e.method === 0) {
       data = raw;
     } else if (e.method === 8) {
+      // deflate expands at most 1032:1; a larger declared size is a lie, and inflating stops at the
+      // declared size, so a small entry cannot make us allocate gigabytes
+      if (e.size > 1032 * e.compressedSize + 64) throw new Error(`${this.what(name)}: declares ${e.size} bytes from ${e.compressedSize} compressed (corrupt or hostile file)`);
       try {
-        data = new Uint8Array(zlib.inflateRawSync(raw));
+        data = new Uint8Array(zlib.inflateRawSync(raw, { maxOutputLength: Math.max(e.size, 1) }));
       } catch (err) {
         throw new Error(`${this.what(name)}: cannot inflate entry (${(err as Error).message})`);
       }
@@ -175,6 +183,8 @@ function readCentralDirectory(fd: number, size: number, what: string): Map<strin
     };
     applyZip64Extra(e, cd.subarray(p + 46 + nameLen, p + 46 + nameLen + extraLen), what);
     if (e.localHeaderOffset + 30 > size) throw new Error(`${what}: entry ${name} lies past the end of the file (truncated)`);
+    // two entries of one name would let two readers see two different files
+    if (entries.has(name)) throw new Error(`${what}: two entries are named ${JSON.stringify(name)} (corrupt or hostile file)`);
     entries.set(name, e);
     p += 46 + nameLen + extraLen + commentLen;
   }

@@ -81,3 +81,19 @@ export function truncNormal_(t: Tensor, o: G & { mean?: number; std?: number; a?
     return t;
   });
 }
+
+let defaultInitSkips = 0;
+
+/**
+ * Build layers inside `fn` without their default (PyTorch reset_parameters) init: Linear and Conv
+ * weights stay as torch.empty left them, uninitialised and untouched (so their pages are never
+ * written). For models whose parameter names and shapes are all a caller needs (the layer-decay
+ * tables of `spark verify`); never for training.
+ */
+export function withoutDefaultInit<T>(fn: () => T): T {
+  defaultInitSkips++;
+  try { return fn(); } finally { defaultInitSkips--; }
+}
+
+/** Whether layers being built now skip their default init (see withoutDefaultInit). */
+export function defaultInitSkipped(): boolean { return defaultInitSkips > 0; }

@@ -44,6 +44,7 @@ export function consume(t: Tensor, f: (t: Tensor) => Tensor): Tensor {
 }
 
 function resetLinearLike(weight: Tensor, bias: Tensor | null): void {
+  if (init.defaultInitSkipped()) return;
   init.kaimingUniform_(weight, { a: Math.sqrt(5) });
   if (bias) {
     const fanIn = init.calculateFanInAndFanOut(weight)[0];

@@ -124,15 +124,16 @@ export function finetuneStep(r: FinetuneRecipe, batch: FinetuneBatch, it: number
     });
     r.optimizer.zeroGrad();
     const loss = r.criterion(out, mixed.target);
-    loss.backward();
     const lossValue = loss.item();
+    // stop before a non-finite loss reaches the weights, the optimizer state and the EMA
+    if (!Number.isFinite(lossValue)) throw new Error(`fine-tuning loss is ${lossValue} at iteration ${it}; lower --base_lr or set --clip`);
+    loss.backward();
     o.observe?.gradients?.(r.model);
     const gradNorm = opts.clip > 0 ? clipGradNorm(r.trainable, opts.clip) : null;
     r.optimizer.step();
     r.ema?.update(r.model);
     return { loss: lossValue, acc, gradNorm, lam: mixed.lam };
   });
-  if (!Number.isFinite(res.loss)) throw new Error(`fine-tuning loss is ${res.loss} at iteration ${it}; lower --base_lr or set --clip`);
   return { ...res, lr: [minLr, maxLr], wd: [minWd, maxWd], decision };
 }
 

@@ -1,7 +1,7 @@
 // PNG encoding of 8-bit images and the image grids used for "input | masked | reconstruction"
 // visualisations. Pure TS over node:zlib; no image dependency.
 import { deflateSync } from 'node:zlib';
-import { crc32 } from './crc.js';
+import { crc32 } from '../../torch/io/crc32.js';
 
 const SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
 const COLOR_TYPE: Record<number, number> = { 1: 0, 2: 4, 3: 2, 4: 6 }; // channels → PNG colour type

@@ -6,11 +6,20 @@
 import { closeSync, fdatasyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { maskedCrc32c } from './crc.js';
+import { crc32c } from '../../torch/io/crc32.js';
 import { pngSize } from './png.js';
 import { ProtoWriter, decodeMessage, get } from './protobuf.js';
 
 export const FILE_VERSION = 'brain.Event:2';
+
+/**
+ * TFRecord's masked CRC-32C: storing a CRC of data that itself contains CRCs is weak, so TensorFlow
+ * rotates right by 15 bits and adds a constant.
+ */
+export function maskedCrc32c(data: Uint8Array): number {
+  const crc = crc32c(data);
+  return ((((crc >>> 15) | (crc << 17)) >>> 0) + 0xa282ead8) >>> 0;
+}
 /** Summary.Image colorspace for RGB (1 grey, 2 grey+alpha, 3 RGB, 4 RGBA). */
 const COLORSPACE_BY_PNG_TYPE: Record<number, number> = { 0: 1, 4: 2, 2: 3, 6: 4 };
 

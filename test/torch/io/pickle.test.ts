@@ -63,13 +63,15 @@ test('round trip keeps types (int vs float, tuple vs list, dict vs OrderedDict) 
   assert.ok(hex(pickle(1n)).includes('4b01'));
 });
 
-test('unknown classes become opaque objects that write back unchanged', () => {
+test('unknown classes are refused by name; with allowUnknownGlobals they become opaque objects that write back unchanged', () => {
   const ns = new PyObject(new PyGlobal('argparse', 'Namespace'), tuple(), true);
   ns.state = pyDict({ lr: 0.1, bs: 32n });
   const weird = new PyObject(new PyGlobal('numpy.core.multiarray', 'scalar'), tuple(new PyGlobal('numpy', 'dtype'), new Uint8Array([1, 2])));
   const v = pyDict({ args: ns, x: weird });
   const bytes = pickle(v);
-  const back = unpickle(bytes);
+  assert.throws(() => unpickle(bytes, { what: 'x.pkl' }),
+    /^Error: x\.pkl: pickle: refuses to load global argparse\.Namespace \(offset \d+\): it is not on the allow-list of checkpoint types .*load it with allowUnknownGlobals$/);
+  const back = unpickle(bytes, { allowUnknownGlobals: true });
   assert.deepEqual(back.unknownGlobals, ['argparse.Namespace', 'numpy.core.multiarray.scalar', 'numpy.dtype']);
   assert.deepEqual(back.value, v);
   assert.deepEqual(pickle(back.value), bytes);
@@ -133,7 +135,9 @@ for p in range(6):
   assert.equal(out.length, 6);
   const want = sample() as Map<PyValue, PyValue>;
   out.forEach((h, p) => {
-    const { value, unknownGlobals } = unpickle(unhex(h));
+    // protocols 0-1 name copyreg._reconstructor, the others argparse.Namespace: refused by default
+    assert.throws(() => unpickle(unhex(h)), /refuses to load global (copyreg\._reconstructor|argparse\.Namespace)/, `protocol ${p}`);
+    const { value, unknownGlobals } = unpickle(unhex(h), { allowUnknownGlobals: true });
     assert.deepEqual(unknownGlobals, ['argparse.Namespace'], `protocol ${p}`);
     const got = value as Map<PyValue, PyValue>;
     const ns = got.get('ns');
@@ -143,6 +147,11 @@ for p in range(6):
     assert.deepEqual(got, want, `protocol ${p}`);
     assert.equal(got.get('s1'), got.get('s2'), `protocol ${p}: sharing`);
   });
+  // plain data of every protocol needs no opt-in (sets, bytes via _codecs.encode, OrderedDict)
+  const plain = runPython(`${PY_SAMPLE}
+for p in range(6):
+    print(pickle.dumps(v, protocol=p).hex())`).trim().split('\n');
+  plain.forEach((h, p) => assert.deepEqual(unpickle(unhex(h)), { value: want, unknownGlobals: [] }, `protocol ${p}`));
 });
 
 test('CPython reads what we write', (t) => {

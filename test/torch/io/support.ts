@@ -1,40 +1,14 @@
-// Shared helpers of the io tests: where the shared fixtures are, temp folders, and whether a
-// Python with torch is around for the interop checks.
-import { spawnSync } from 'node:child_process';
+// Shared helpers of the io tests: temp folders and Python's JSON with ints kept as ints; where the
+// shared fixtures are and whether a Python is around come from test/helpers.ts.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-// the repository root and ../shared: one definition, in test/helpers.ts
-export { repoRoot, sharedDir } from '../../helpers.js';
-import { sharedDir } from '../../helpers.js';
-
-export function golden(name: string): string {
-  return path.join(sharedDir(), 'golden', name);
-}
+// the repository root, ../shared, the golden fixtures and Python: one definition each, in test/helpers.ts
+export { repoRoot, sharedDir, goldenPath as golden, PYTHON, pythonHas, runPython } from '../../helpers.js';
 
 export function tmpDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'sparkts-io-'));
-}
-
-export const PYTHON = '/usr/bin/python3';
-
-let pyCache: Map<string, boolean> | undefined;
-/** Whether `/usr/bin/python3 -c 'import <module>'` works (cached). */
-export function pythonHas(module: string): boolean {
-  pyCache ??= new Map();
-  if (!pyCache.has(module)) {
-    const r = spawnSync(PYTHON, ['-c', `import ${module}`], { stdio: 'ignore', timeout: 60_000 });
-    pyCache.set(module, r.status === 0);
-  }
-  return pyCache.get(module) as boolean;
-}
-
-/** Runs a Python script with arguments; returns stdout, throws with stderr on failure. */
-export function runPython(script: string, args: string[] = []): string {
-  const r = spawnSync(PYTHON, ['-c', script, ...args], { encoding: 'utf8', timeout: 120_000 });
-  if (r.status !== 0) throw new Error(`python failed (${r.status}): ${r.stderr || r.error}`);
-  return r.stdout;
 }
 
 /**

@@ -9,7 +9,7 @@ import path from 'node:path';
 import * as torch from '../../../src/torch/index.js';
 import type { Tensor } from '../../../src/torch/index.js';
 import { loadPth, savePth, isRawTensor, type PyValue, PyTuple } from '../../../src/torch/io/index.js';
-import { checkNoLeaks, assertClose, sharedDir } from '../../helpers.js';
+import { checkNoLeaks, assertClose, goldenPath } from '../../helpers.js';
 import { param, runPythonTorch, seq, setGrads, values } from './support.js';
 
 checkNoLeaks();
@@ -78,7 +78,7 @@ test('state dict layout: params numbered across groups, state keyed by index, LA
   assert.equal(sd.state.get(2)!.exp_avg, opt.state.get(ps[2])!.exp_avg, 'the live state tensors, as PyTorch');
   assert.deepEqual(sd.param_groups.map((g) => g.step), [1, 1]);
   // the group keys, in order, of the reference's LAMB checkpoint
-  const golden = path.join(sharedDir(), 'golden', 'resnet_basic_96.pth.json');
+  const golden = goldenPath('resnet_basic_96.pth.json');
   const refGroups = JSON.parse(fs.readFileSync(golden, 'utf8')).spark_style.optimizer_param_groups as Record<string, unknown>[];
   const refKeys = Object.keys(refGroups[0]).map((k) => (k === 'num_params' ? 'params' : k));
   assert.deepEqual(Object.keys(sd.param_groups[0]), refKeys);

@@ -1,10 +1,9 @@
 // Helpers of the optimizer tests: float64 leaf params from plain arrays, setting gradients, reading
 // values back — and the expected optimizer math written in plain JS over number arrays, independent of
 // the tensor code (no tensor op is used to compute an expected value).
-import { spawnSync } from 'node:child_process';
 import * as torch from '../../../src/torch/index.js';
 import type { Tensor } from '../../../src/torch/index.js';
-import { flat } from '../../helpers.js';
+import { flat, pythonWithTorch, runPython } from '../../helpers.js';
 
 /** A float64 leaf parameter (requires grad, kept: dispose it at the end of the test). */
 export function param(values: number[], shape: number[] = [values.length]): Tensor {
@@ -137,17 +136,11 @@ export function seq(n: number, seed: number, scale = 1): number[] {
 export const F64 = { atol: 1e-13, rtol: 1e-11 };
 
 // ---------------------------------------------------------------------------------------------------
-// Python interop (only where /usr/bin/python3 has torch; those tests skip otherwise)
-const PYTHON = '/usr/bin/python3';
+// Python interop (only where Python has torch; those tests skip otherwise)
 /**
- * Run a Python script with arguments. Returns null when /usr/bin/python3 or its torch is missing (the
- * caller skips); throws with stderr on any other failure. No separate `import torch` probe: it costs
- * as much as the script itself.
+ * Run a Python script with arguments. Returns null when Python or its torch is missing (the caller
+ * skips); throws with stderr on any other failure.
  */
 export function runPythonTorch(script: string, args: string[]): string | null {
-  const r = spawnSync(PYTHON, ['-c', script, ...args], { encoding: 'utf8', timeout: 120_000 });
-  if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-  if (r.status !== 0 && /No module named 'torch'/.test(r.stderr)) return null;
-  if (r.status !== 0) throw new Error(`python failed (${r.status}): ${r.stderr || r.error}`);
-  return r.stdout;
+  return pythonWithTorch() ? runPython(script, args) : null;
 }

@@ -6,7 +6,7 @@ import { hostname, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { encodePng } from '../../../src/train/monitor/png.js';
 import { FILE_VERSION, TensorBoardWriter, readEventFile, readTfRecords } from '../../../src/train/monitor/tensorboard.js';
-import { checkNoLeaks } from '../../helpers.js';
+import { checkNoLeaks, pythonHas, runPython } from '../../helpers.js';
 
 // every test file ends with the native tensor count back at its start
 checkNoLeaks();
@@ -15,7 +15,7 @@ function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'tb-'));
 }
 
-/** Bit-at-a-time CRC-32C plus TFRecord's mask, written from the spec independently of crc.ts. */
+/** Bit-at-a-time CRC-32C plus TFRecord's mask, written from the spec independently of torch/io/crc32.ts. */
 function refMaskedCrc32c(data: Uint8Array): number {
   let c = 0xffffffff;
   for (const b of data) {
@@ -180,8 +180,7 @@ test('event payloads decode with protoc (skipped without protoc)', (t) => {
 });
 
 test('event files load in TensorBoard itself (skipped when tensorboard is not installed)', (t) => {
-  const probe = spawnSync('python3', ['-c', 'import tensorboard']);
-  if (probe.status !== 0) {
+  if (!pythonHas('tensorboard')) {
     t.skip('python3 has no tensorboard package (Debian ships none; npm/apt are the only registries here)');
     return;
   }
@@ -198,9 +197,7 @@ test('event files load in TensorBoard itself (skipped when tensorboard is not in
       '  for v in e.summary.value:',
       '    print(e.step, v.tag, v.simple_value if v.HasField("simple_value") else v.image.width)',
     ].join('\n');
-    const r = spawnSync('python3', ['-c', py, w.path], { encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(r.stdout.trim().split('\n'), ['7 pt_train_loss/loss 0.5', `${2 ** 40} pt_train_hp/lr_max/sche_lr ${Math.fround(1.234e-4)}`, '3 vis/recon 5']);
+    assert.deepEqual(runPython(py, [w.path]).trim().split('\n'), ['7 pt_train_loss/loss 0.5', `${2 ** 40} pt_train_hp/lr_max/sche_lr ${Math.fround(1.234e-4)}`, '3 vis/recon 5']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
