@@ -5,3 +5,4 @@ export * from './resnet.js';
 export * from './convnext.js';
 export * from './registry.js';
 export * from './layer_decay.js';
+export * from './squeeze_excite.js';

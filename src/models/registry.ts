@@ -104,6 +104,8 @@ const HP = {
   resnet18: row([2048, 300, 5, 'lamb', 0.002, 0.7, 0.02, 0.1, 0, 0.05, 0.9999], "sparkts: resnet50's row (the reference's recipe for the nearest ResNet it lists; not tuned)"),
   resnet34: row([2048, 300, 5, 'lamb', 0.002, 0.7, 0.02, 0.1, 0, 0.05, 0.9999], "sparkts: resnet50's row (the reference's recipe for the nearest ResNet it lists; not tuned)"),
   convnext_tiny: row([4096, 400, 20, 'adam', 0.0002, 0.7, 0.01, 0.8, 3, 0.1, 0.9999], "sparkts: convnext_small's row with drop path 0.1, the ConvNeXt paper's ImageNet-1k value for ConvNeXt-T (not tuned)"),
+  seresnet50: row([2048, 300, 5, 'lamb', 0.002, 0.7, 0.02, 0.1, 0, 0.05, 0.9999], "sparkts: resnet50's row (the same network with squeeze-excitation; not tuned)"),
+  resnet50_gn: row([2048, 300, 5, 'lamb', 0.002, 0.7, 0.02, 0.1, 0, 0.05, 0.9999], "sparkts: resnet50's row (the same network with GroupNorm; not tuned)"),
 } as const;
 
 const RESNET_PRETRAIN = (dropPathRate: number): PretrainFacts => Object.freeze({ dropPathRate, densifyNorm: 'bn', adamBeta2: 0.95 });
@@ -111,7 +113,7 @@ const CONVNEXT_PRETRAIN = (dropPathRate: number): PretrainFacts => Object.freeze
 
 // pretrain_default_model_kwargs drop_path_rate; the models it does not list get 0
 const PRETRAIN_DROP_PATH: Record<ModelName, number> = {
-  resnet18: 0, resnet34: 0, resnet50: 0.05, resnet101: 0.08, resnet152: 0.10, resnet200: 0.15,
+  resnet18: 0, resnet34: 0, resnet50: 0.05, resnet101: 0.08, resnet152: 0.10, resnet200: 0.15, seresnet50: 0, resnet50_gn: 0,
   convnext_tiny: 0, convnext_small: 0.2, convnext_base: 0.3, convnext_large: 0.4,
 };
 
@@ -180,7 +182,7 @@ export function createClassifier(name: string, o: { numClasses: number; dropPath
 }
 
 /** Build a registered model (weights freshly initialised from the default generator). */
-export function createModel(name: 'resnet18' | 'resnet34' | 'resnet50' | 'resnet101' | 'resnet152' | 'resnet200', opts?: CreateModelOptions): ResNet;
+export function createModel(name: ResNetName, opts?: CreateModelOptions): ResNet;
 export function createModel(name: 'convnext_tiny' | 'convnext_small' | 'convnext_base' | 'convnext_large', opts?: CreateModelOptions): ConvNeXt;
 export function createModel(name: string, opts?: CreateModelOptions): ResNet | ConvNeXt;
 export function createModel(name: string, opts: CreateModelOptions = {}): ResNet | ConvNeXt {
@@ -189,8 +191,8 @@ export function createModel(name: string, opts: CreateModelOptions = {}): ResNet
   const bad = Object.keys(opts).filter((k) => !allowed.includes(k));
   if (bad.length) throw new Error(`createModel('${name}'): unknown option${bad.length > 1 ? 's' : ''} ${bad.join(', ')}; ${family} models take ${allowed.join(', ')}`);
   if (family === 'resnet') {
-    const a = RESNET_ARCHS[name as ResNetName];
-    return new ResNet({ block: a.block, layers: [...a.layers], ...opts });
+    const a: (typeof RESNET_ARCHS)[ResNetName] & { attnLayer?: 'se'; norm?: 'gn' } = RESNET_ARCHS[name as ResNetName];
+    return new ResNet({ block: a.block, layers: [...a.layers], attnLayer: a.attnLayer ?? null, norm: a.norm ?? 'bn', ...opts });
   }
   const a = CONVNEXT_ARCHS[name as ConvNeXtName];
   if (opts.globalPool !== undefined && opts.globalPool !== 'avg' && opts.globalPool !== '') {

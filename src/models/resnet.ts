@@ -8,10 +8,17 @@ import type { Tensor } from '../torch/index.js';
 import { nn, dropout } from '../torch/index.js';
 import type { Encoder, EncoderForwardOptions, ForwardContext } from './contract.js';
 import { resnetLayerIdRule, type HasLayerIds, type LayerIdAndScaleExp } from './layer_decay.js';
+import { SEModule } from './squeeze_excite.js';
 
 export type ResNetBlockKind = 'basic' | 'bottleneck';
 /** timm's SelectAdaptivePool2d types that this port supports; '' = no pooling (only without a classifier). */
 export type GlobalPoolType = 'avg' | 'max' | '';
+/** timm's norm_layer: nn.BatchNorm2d, or timm's GroupNorm (layers/norm.py: GroupNorm(num_groups=32)). */
+export type ResNetNorm = 'bn' | 'gn';
+/** timm's block_args attn_layer: 'se' = create_attn('se') = SEModule after the last norm of each block. */
+export type ResNetAttn = 'se' | null;
+/** The norm layers a ResNet may hold (same state-dict names: weight, bias, and BN's running statistics). */
+export type Norm2d = nn.BatchNorm2d | nn.GroupNorm;
 
 export interface ResNetOptions {
   block: ResNetBlockKind;
@@ -40,6 +47,26 @@ export interface ResNetOptions {
    * checkpoint will overwrite anyway.
    */
   skipInit?: boolean;
+  /** The norm layer everywhere (stem, blocks, shortcuts): 'bn' (default) or 'gn' (timm's resnet50_gn). */
+  norm?: ResNetNorm;
+  /** Groups of the 'gn' norm (timm's GroupNorm default 32). */
+  gnGroups?: number;
+  /** Attention in every block: 'se' (timm's seresnet*) or null (default). */
+  attnLayer?: ResNetAttn;
+}
+
+/** What a block needs to build its norms and attention. */
+export interface BlockLayers {
+  norm: (channels: number) => Norm2d;
+  attnLayer: ResNetAttn;
+}
+const BN_LAYERS: BlockLayers = { norm: (c) => new nn.BatchNorm2d(c), attnLayer: null };
+
+/** The norm factory of a ResNet's options (checked: GroupNorm's groups must divide every width). */
+export function resnetNorm(norm: ResNetNorm = 'bn', gnGroups = 32): (channels: number) => Norm2d {
+  if (norm === 'bn') return (c) => new nn.BatchNorm2d(c);
+  if (norm !== 'gn') throw new Error(`ResNet: norm must be 'bn' or 'gn', got ${JSON.stringify(norm)}`);
+  return (c) => new nn.GroupNorm(gnGroups, c);
 }
 
 const { consume } = nn;
@@ -70,29 +97,33 @@ export interface ResNetBlock extends nn.Module {
 }
 
 export class BasicBlock extends nn.Module<[Tensor, ForwardContext?], Tensor> implements ResNetBlock {
+  static override readonly sparseAware = true;
   static readonly expansion = 1;
   readonly conv1: nn.Conv2d;
-  readonly bn1: nn.BatchNorm2d;
+  readonly bn1: Norm2d;
   readonly act1: nn.ReLU;
   readonly conv2: nn.Conv2d;
-  readonly bn2: nn.BatchNorm2d;
+  readonly bn2: Norm2d;
+  readonly se: SEModule | null;
   readonly act2: nn.ReLU;
   readonly downsample: nn.Sequential | null;
   readonly dropPath: nn.DropPath | null;
 
   constructor(inplanes: number, planes: number, stride = 1, downsample: nn.Sequential | null = null,
-    o: { cardinality?: number; baseWidth?: number; dropPath?: number } = {}) {
+    o: { cardinality?: number; baseWidth?: number; dropPath?: number; layers?: BlockLayers } = {}) {
     super();
+    const { norm, attnLayer } = o.layers ?? BN_LAYERS;
     if ((o.cardinality ?? 1) !== 1 || (o.baseWidth ?? 64) !== 64) {
       throw new Error('BasicBlock supports only cardinality 1 and baseWidth 64 (use the bottleneck block for ResNeXt)');
     }
     const outplanes = planes * BasicBlock.expansion;
     // registration order = timm's __init__ order = state-dict order
     this.conv1 = this.registerModule('conv1', new nn.Conv2d(inplanes, planes, 3, { stride, padding: 1, bias: false }));
-    this.bn1 = this.registerModule('bn1', new nn.BatchNorm2d(planes));
+    this.bn1 = this.registerModule('bn1', norm(planes));
     this.act1 = this.registerModule('act1', new nn.ReLU(true));
     this.conv2 = this.registerModule('conv2', new nn.Conv2d(planes, outplanes, 3, { padding: 1, bias: false }));
-    this.bn2 = this.registerModule('bn2', new nn.BatchNorm2d(outplanes));
+    this.bn2 = this.registerModule('bn2', norm(outplanes));
+    this.se = attnLayer === 'se' ? this.registerModule('se', new SEModule(outplanes)) : null;
     this.act2 = this.registerModule('act2', new nn.ReLU(true));
     this.downsample = downsample ? this.registerModule('downsample', downsample) : null;
     this.dropPath = o.dropPath ? this.registerModule('drop_path', new nn.DropPath(o.dropPath)) : null;
@@ -106,38 +137,43 @@ export class BasicBlock extends nn.Module<[Tensor, ForwardContext?], Tensor> imp
     y = this.act1.forward(y);
     y = consume(y, (t) => this.conv2.forward(t, ctx));
     y = consume(y, (t) => this.bn2.forward(t, ctx));
+    if (this.se) y = consume(y, (t) => this.se!.forward(t, ctx));
     return residualTail(this, y, x, ctx, this.act2);
   }
 }
 
 export class Bottleneck extends nn.Module<[Tensor, ForwardContext?], Tensor> implements ResNetBlock {
+  static override readonly sparseAware = true;
   static readonly expansion = 4;
   readonly conv1: nn.Conv2d;
-  readonly bn1: nn.BatchNorm2d;
+  readonly bn1: Norm2d;
   readonly act1: nn.ReLU;
   readonly conv2: nn.Conv2d;
-  readonly bn2: nn.BatchNorm2d;
+  readonly bn2: Norm2d;
   readonly act2: nn.ReLU;
   readonly conv3: nn.Conv2d;
-  readonly bn3: nn.BatchNorm2d;
+  readonly bn3: Norm2d;
+  readonly se: SEModule | null;
   readonly act3: nn.ReLU;
   readonly downsample: nn.Sequential | null;
   readonly dropPath: nn.DropPath | null;
 
   constructor(inplanes: number, planes: number, stride = 1, downsample: nn.Sequential | null = null,
-    o: { cardinality?: number; baseWidth?: number; dropPath?: number } = {}) {
+    o: { cardinality?: number; baseWidth?: number; dropPath?: number; layers?: BlockLayers } = {}) {
     super();
+    const { norm, attnLayer } = o.layers ?? BN_LAYERS;
     const cardinality = o.cardinality ?? 1;
     const width = Math.floor(planes * ((o.baseWidth ?? 64) / 64)) * cardinality;
     const outplanes = planes * Bottleneck.expansion;
     this.conv1 = this.registerModule('conv1', new nn.Conv2d(inplanes, width, 1, { bias: false }));
-    this.bn1 = this.registerModule('bn1', new nn.BatchNorm2d(width));
+    this.bn1 = this.registerModule('bn1', norm(width));
     this.act1 = this.registerModule('act1', new nn.ReLU(true));
     this.conv2 = this.registerModule('conv2', new nn.Conv2d(width, width, 3, { stride, padding: 1, groups: cardinality, bias: false }));
-    this.bn2 = this.registerModule('bn2', new nn.BatchNorm2d(width));
+    this.bn2 = this.registerModule('bn2', norm(width));
     this.act2 = this.registerModule('act2', new nn.ReLU(true));
     this.conv3 = this.registerModule('conv3', new nn.Conv2d(width, outplanes, 1, { bias: false }));
-    this.bn3 = this.registerModule('bn3', new nn.BatchNorm2d(outplanes));
+    this.bn3 = this.registerModule('bn3', norm(outplanes));
+    this.se = attnLayer === 'se' ? this.registerModule('se', new SEModule(outplanes)) : null;
     this.act3 = this.registerModule('act3', new nn.ReLU(true));
     this.downsample = downsample ? this.registerModule('downsample', downsample) : null;
     this.dropPath = o.dropPath ? this.registerModule('drop_path', new nn.DropPath(o.dropPath)) : null;
@@ -154,16 +190,23 @@ export class Bottleneck extends nn.Module<[Tensor, ForwardContext?], Tensor> imp
     y = this.act2.forward(y);
     y = consume(y, (t) => this.conv3.forward(t, ctx));
     y = consume(y, (t) => this.bn3.forward(t, ctx));
+    if (this.se) y = consume(y, (t) => this.se!.forward(t, ctx));
     return residualTail(this, y, x, ctx, this.act3);
   }
 }
 
-/** timm's SelectAdaptivePool2d for the pool types supported here (no parameters, so no state). */
+/**
+ * timm's SelectAdaptivePool2d for the pool types supported here (no parameters, so no state). Sparse:
+ * the average or max of the visible positions (an all-masked sample pools to 0; see nn.masked).
+ */
 export class SelectAdaptivePool2d extends nn.Module<[Tensor, ForwardContext?], Tensor> {
+  static override readonly sparseAware = true;
   constructor(readonly poolType: GlobalPoolType = 'avg', readonly flatten = true) { super(); }
-  forward(x: Tensor): Tensor {
-    if (this.poolType === '') return x;
-    const pooled = this.poolType === 'avg' ? x.adaptiveAvgPool2d([1, 1]) : x.amax([-2, -1], true);
+  forward(x: Tensor, ctx?: ForwardContext): Tensor {
+    if (this.poolType === '') return ctx?.mask ? nn.maskOutput(x, ctx) : x;
+    const mask = ctx?.mask?.(x.size(2), x.size(3));
+    const pooled = mask ? (this.poolType === 'avg' ? nn.masked.maskedGlobalAvgPool(x, mask) : nn.masked.maskedGlobalMaxPool(x, mask))
+      : this.poolType === 'avg' ? x.adaptiveAvgPool2d([1, 1]) : x.amax([-2, -1], true);
     return this.flatten ? pooled.flatten(1) : pooled;
   }
 }
@@ -181,6 +224,7 @@ function checkPositiveInts(v: unknown, what: string): void {
 }
 
 export class ResNet extends nn.Module<[Tensor, EncoderForwardOptions?], Tensor | Tensor[]> implements Encoder, HasLayerIds {
+  static override readonly sparseAware = true;
   /** The reference's get_downsample_ratio: stem ×4, then ×2 per stage after the first (32 for 4 stages). */
   readonly downsampleRatio: number;
   /** The reference's get_feature_map_channels: each stage's output width. */
@@ -191,7 +235,7 @@ export class ResNet extends nn.Module<[Tensor, EncoderForwardOptions?], Tensor |
   readonly dropRate: number;
   readonly blockKind: ResNetBlockKind;
   readonly conv1: nn.Conv2d;
-  readonly bn1: nn.BatchNorm2d;
+  readonly bn1: Norm2d;
   readonly act1: nn.ReLU;
   readonly maxpool: nn.MaxPool2d;
   /** layer1, layer2, … */
@@ -221,6 +265,20 @@ export class ResNet extends nn.Module<[Tensor, EncoderForwardOptions?], Tensor |
       throw new Error('ResNet: the basic block supports only cardinality 1 and baseWidth 64 (use the bottleneck block for ResNeXt)');
     }
     const Block = o.block === 'basic' ? BasicBlock : Bottleneck;
+    const norm = resnetNorm(o.norm, o.gnGroups);
+    if (o.attnLayer !== undefined && o.attnLayer !== null && o.attnLayer !== 'se') {
+      throw new Error(`ResNet: attnLayer must be 'se' or null, got ${JSON.stringify(o.attnLayer)}`);
+    }
+    if (o.norm === 'gn') {
+      const g = o.gnGroups ?? 32;
+      const widths = [o.stemWidth ?? 64, ...channels.flatMap((p) => {
+        const w = Math.floor(p * ((o.baseWidth ?? 64) / 64)) * (o.cardinality ?? 1);
+        return [w, p * Block.expansion];
+      })];
+      const bad = widths.find((c) => c % g);
+      if (bad !== undefined) throw new Error(`ResNet: GroupNorm with ${g} groups needs every norm width divisible by ${g}, but one is ${bad}; set gnGroups`);
+    }
+    const blockLayers: BlockLayers = { norm, attnLayer: o.attnLayer ?? null };
     const stemWidth = o.stemWidth ?? 64;
     const inChans = o.inChans ?? 3;
     this.blockKind = o.block;
@@ -231,7 +289,7 @@ export class ResNet extends nn.Module<[Tensor, EncoderForwardOptions?], Tensor |
     // so building in timm's order (stem, then per stage the downsample before its blocks, then fc)
     // makes a seeded model reproduce timm's weights.
     this.conv1 = this.registerModule('conv1', new nn.Conv2d(inChans, stemWidth, 7, { stride: 2, padding: 3, bias: false }));
-    this.bn1 = this.registerModule('bn1', new nn.BatchNorm2d(stemWidth));
+    this.bn1 = this.registerModule('bn1', norm(stemWidth));
     this.act1 = this.registerModule('act1', new nn.ReLU(true));
     this.maxpool = this.registerModule('maxpool', new nn.MaxPool2d(3, { stride: 2, padding: 1 }));
 
@@ -248,13 +306,13 @@ export class ResNet extends nn.Module<[Tensor, EncoderForwardOptions?], Tensor |
       if (stride !== 1 || inplanes !== outplanes) {
         downsample = new nn.Sequential(
           new nn.Conv2d(inplanes, outplanes, 1, { stride, bias: false }),
-          new nn.BatchNorm2d(outplanes),
+          norm(outplanes),
         );
       }
       const blocks: nn.Module[] = [];
       for (let b = 0; b < o.layers[s]; b++) {
         blocks.push(new Block(inplanes, planes, b === 0 ? stride : 1, b === 0 ? downsample : null, {
-          cardinality: o.cardinality, baseWidth: o.baseWidth, dropPath: resnetDropPathRate(rate, blockIdx, numBlocks),
+          cardinality: o.cardinality, baseWidth: o.baseWidth, dropPath: resnetDropPathRate(rate, blockIdx, numBlocks), layers: blockLayers,
         }));
         inplanes = outplanes;
         blockIdx++;
@@ -270,7 +328,10 @@ export class ResNet extends nn.Module<[Tensor, EncoderForwardOptions?], Tensor |
     if (!o.skipInit) this.initWeights(o.zeroInitLastBn ?? true);
   }
 
-  /** timm's init_weights: Kaiming-normal (fan_out, relu) convs, BN to 1/0, then zero each block's last BN. */
+  /**
+   * timm's init_weights: Kaiming-normal (fan_out, relu) convs (SE's 1×1 convs included), BN to 1/0,
+   * then zero each block's last norm (GroupNorm starts at 1/0 already, which timm leaves as it is).
+   */
   initWeights(zeroInitLastBn = true): void {
     for (const [, m] of this.namedModules()) {
       if (m instanceof nn.Conv2d) nn.init.kaimingNormal_(m.weight, { mode: 'fan_out', nonlinearity: 'relu' });
@@ -315,7 +376,7 @@ export class ResNet extends nn.Module<[Tensor, EncoderForwardOptions?], Tensor |
       return maps;
     }
     for (const s of this.stages) y = s.forward(y, ctx);
-    y = this.globalPool.forward(y);
+    y = this.globalPool.forward(y, ctx);
     if (this.dropRate) y = dropout(y, this.dropRate, this.training);
     return this.fc.forward(y);
   }
@@ -334,4 +395,8 @@ export const RESNET_ARCHS = {
   resnet101: { block: 'bottleneck', layers: [3, 4, 23, 3] },
   resnet152: { block: 'bottleneck', layers: [3, 8, 36, 3] },
   resnet200: { block: 'bottleneck', layers: [3, 24, 36, 3] },
-} as const satisfies Record<string, { block: ResNetBlockKind; layers: readonly number[] }>;
+  // timm 0.5.4 seresnet50: block_args=dict(attn_layer='se')
+  seresnet50: { block: 'bottleneck', layers: [3, 4, 6, 3], attnLayer: 'se' },
+  // timm 0.5.4 resnet50_gn: norm_layer=GroupNorm (32 groups) everywhere
+  resnet50_gn: { block: 'bottleneck', layers: [3, 4, 6, 3], norm: 'gn' },
+} as const satisfies Record<string, { block: ResNetBlockKind; layers: readonly number[]; attnLayer?: ResNetAttn; norm?: ResNetNorm }>;

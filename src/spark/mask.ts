@@ -27,11 +27,19 @@ export function randomMask(batch: number, fmapSize: number, maskRatio: number,
   });
 }
 
-/** Upsample a (B,1,f,f) patch mask to (B,1,H,W) by repetition (nearest), as the reference. */
+/**
+ * The (B,1,f,f) patch mask at a map's resolution (B,1,h,w): repeated (nearest) when h, w are multiples
+ * of f, as the reference; at a coarser resolution that divides f (global pooling's 1×1, say) a
+ * position is visible when any patch it covers is. Other sizes do not line up with the patches.
+ */
 export function expandMask(active: Tensor, h: number, w: number): Tensor {
   const f = active.size(2), g = active.size(3);
   if (h === f && w === g) return active;
-  return active.repeatInterleave(Math.floor(h / f), 2).repeatInterleave(Math.floor(w / g), 3);
+  if (h % f === 0 && w % g === 0) return active.repeatInterleave(h / f, 2).repeatInterleave(w / g, 3);
+  if (f % h === 0 && g % w === 0) {
+    return torch.tidy(() => active.view([active.size(0), 1, h, f / h, w, g / w]).amax([3, 5]));
+  }
+  throw new Error(`a ${h}×${w} feature map does not line up with the ${f}×${g} mask grid: sparse execution needs map sizes that are multiples or divisors of it`);
 }
 
 /** Validate a caller-supplied mask: (B,1,f,f) with f = input/downsample. Returns it as bool. */

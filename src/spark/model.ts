@@ -9,7 +9,7 @@ import { type Encoder, assertEncoder, encoderFeatures } from '../models/contract
 import { ConvNeXtLayerNorm } from '../models/convnext.js';
 import { LightDecoder } from './decoder.js';
 import { randomMask, expandMask, checkMask, visibleCount } from './mask.js';
-import { sparseContext } from './sparse.js';
+import { sparseContext, withModulePaths } from './sparse.js';
 import { patchify, unpatchify, normalizedTarget, maskedPatchLoss } from './loss.js';
 
 const { Module, Conv2d, BatchNorm2d, Identity, ModuleList, ParameterList, init } = nn;
@@ -25,6 +25,7 @@ export interface SparKOptions {
 
 /** Wraps the encoder under the name `sp_cnn` (the reference's SparseEncoder). */
 export class SparseEncoder extends Module<[Tensor, ReturnType<typeof sparseContext>?], Tensor[]> {
+  static override readonly sparseAware = true;
   readonly sp_cnn: Encoder;
   constructor(cnn: Encoder, readonly inputSize: number) {
     super();
@@ -39,6 +40,8 @@ export class SparseEncoder extends Module<[Tensor, ReturnType<typeof sparseConte
    * as large). A user encoder that disagrees gets one line here instead of a shape error in the decoder.
    */
   forward(x: Tensor, ctx?: ReturnType<typeof sparseContext>): Tensor[] {
+    // a context without module paths (built without a root) names them relative to this module
+    if (ctx?.mask && !ctx.pathOf) ctx = withModulePaths(ctx, this);
     const feats = encoderFeatures(this.sp_cnn, x, ctx);
     const n = feats.length, name = this.sp_cnn.constructor.name;
     feats.forEach((f, i) => {
@@ -60,6 +63,7 @@ export interface Visualization {
 }
 
 export class SparK extends Module {
+  static override readonly sparseAware = true;
   readonly sparse_encoder: SparseEncoder;
   readonly dense_decoder: LightDecoder;
   readonly densify_norms: InstanceType<typeof ModuleList>;
@@ -126,9 +130,7 @@ export class SparK extends Module {
    */
   private reconstruct(inp: Tensor, active: Tensor): Tensor {
     return torch.tidy(() => {
-      const ctx = sparseContext(active);
-      const masked = inp.mul(ctx.mask!(inp.size(2), inp.size(3)));
-      const feats = this.sparse_encoder.forward(masked, ctx).reverse();   // smallest first
+      const feats = this.encodeChecked(inp, active).reverse();   // smallest first
       const toDec: (Tensor | null)[] = [];
       let cur = active;
       feats.forEach((f, i) => {
@@ -144,6 +146,26 @@ export class SparK extends Module {
       });
       return this.dense_decoder.forward(toDec);
     });
+  }
+
+  /** The masked input through the sparse encoder: its maps, shallow to deep. */
+  private encodeChecked(inp: Tensor, active: Tensor): Tensor[] {
+    const ctx = sparseContext(active, { root: this });
+    const masked = inp.mul(ctx.mask!(inp.size(2), inp.size(3)));
+    const feats = this.sparse_encoder.forward(masked, ctx);
+    if (!feats.includes(masked)) masked.dispose();
+    return feats;
+  }
+
+  /**
+   * The encoder's sparse feature maps for images (B,3,H,W) and a visible-patch mask `active`
+   * (B,1,f,f; bool or 0/1): shallow to deep, exactly as the decoder receives them before densifying
+   * (the input masked, every map 0 at masked positions). For inspecting what an encoder sees; runs
+   * in the current mode (train: batch statistics over visible positions), with autograd as usual.
+   */
+  encode(images: Tensor, active: Tensor): Tensor[] {
+    this.checkInput(images);
+    return torch.tidy(() => this.encodeChecked(images, checkMask(active, images.size(0), this.fmapSize)));
   }
 
   /** The training loss on inp (B,3,H,W). A mask is drawn (from generator) unless given. */

@@ -13,7 +13,7 @@ import { getParamGroupsWithNames } from '../../src/train/param_groups.js';
 const noLeaks = leakCheck();
 
 test('listModels: the timm ResNets and the reference ConvNeXts', () => {
-  assert.deepEqual(listModels(), ['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'resnet200',
+  assert.deepEqual(listModels(), ['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'resnet200', 'seresnet50', 'resnet50_gn',
     'convnext_tiny', 'convnext_small', 'convnext_base', 'convnext_large']);
   assert.ok(isModelName('resnet50') && !isModelName('resnet51') && !isModelName('toString'));
 });
@@ -24,6 +24,8 @@ test('createModel: blocks per stage as timm / the reference define them', () => 
     resnet18: { block: 'basic', layers: [2, 2, 2, 2] }, resnet34: { block: 'basic', layers: [3, 4, 6, 3] },
     resnet50: { block: 'bottleneck', layers: [3, 4, 6, 3] }, resnet101: { block: 'bottleneck', layers: [3, 4, 23, 3] },
     resnet152: { block: 'bottleneck', layers: [3, 8, 36, 3] }, resnet200: { block: 'bottleneck', layers: [3, 24, 36, 3] },
+    // timm 0.5.4 seresnet50 (block_args attn_layer='se') and resnet50_gn (norm_layer=GroupNorm)
+    seresnet50: { block: 'bottleneck', layers: [3, 4, 6, 3], attnLayer: 'se' }, resnet50_gn: { block: 'bottleneck', layers: [3, 4, 6, 3], norm: 'gn' },
   });
   assert.deepEqual(CONVNEXT_ARCHS, {
     convnext_tiny: { depths: [3, 3, 9, 3], dims: [96, 192, 384, 768] }, convnext_small: { depths: [3, 3, 27, 3], dims: [96, 192, 384, 768] },
@@ -47,7 +49,7 @@ test('createModel: blocks per stage as timm / the reference define them', () => 
 
 test('unknown names and options fail with one line naming the fix', () => {
   assert.throws(() => createModel('resnet51'),
-    /^Error: unknown model 'resnet51'; known models: resnet18, resnet34, resnet50, resnet101, resnet152, resnet200, convnext_tiny, convnext_small, convnext_base, convnext_large$/);
+    /^Error: unknown model 'resnet51'; known models: resnet18, resnet34, resnet50, resnet101, resnet152, resnet200, seresnet50, resnet50_gn, convnext_tiny, convnext_small, convnext_base, convnext_large$/);
   assert.throws(() => createModel('resnet18', { layerScaleInitValue: 1 }), /createModel\('resnet18'\): unknown option layerScaleInitValue; resnet models take numClasses, globalPool, dropPathRate, inChans, skipInit, dropRate, zeroInitLastBn/);
   assert.throws(() => createModel('convnext_tiny', { dropRate: 0.1, zeroInitLastBn: true }), /unknown options dropRate, zeroInitLastBn; convnext models take/);
   assert.throws(() => createModel('convnext_tiny', { globalPool: 'max' }), /globalPool must be 'avg' or '' for ConvNeXt/);
@@ -57,7 +59,7 @@ test('unknown names and options fail with one line naming the fix', () => {
 test("pretraining defaults are the reference's (models/__init__.py)", () => {
   const dp: Record<string, number> = {
     resnet50: 0.05, resnet101: 0.08, resnet152: 0.10, resnet200: 0.15, convnext_small: 0.2, convnext_base: 0.3, convnext_large: 0.4,
-    resnet18: 0, resnet34: 0, convnext_tiny: 0,
+    resnet18: 0, resnet34: 0, convnext_tiny: 0, seresnet50: 0, resnet50_gn: 0,
   };
   for (const name of listModels()) assert.deepEqual(pretrainDefaults(name), { numClasses: 0, globalPool: '', dropPathRate: dp[name] }, name);
 });
@@ -124,7 +126,7 @@ test('one registry record per model: family, factory, pretraining facts, fine-tu
   const pick = (d: Record<string, unknown>): unknown[] => names.map((n) => d[n]);
   assert.deepEqual(modelRecords().map((r) => r.name), listModels());
   for (const r of modelRecords()) {
-    assert.equal(r.family, r.name.startsWith('resnet') ? 'resnet' : 'convnext');
+    assert.equal(r.family, r.name.includes('resnet') ? 'resnet' : 'convnext');
     assert.deepEqual([r.pretrain.densifyNorm, r.pretrain.adamBeta2], r.family === 'resnet' ? ['bn', 0.95] : ['ln', 0.999]);
     assert.equal(r.pretrain.dropPathRate, pretrainDefaults(r.name).dropPathRate);
     if (argPy[r.name]) {

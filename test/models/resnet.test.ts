@@ -167,7 +167,7 @@ test('sparse BatchNorm statistics come from visible positions only (stem BN runn
       const vis = ctx.mask(32, 32).float();
       const visibleMean = y.mul(vis).sum([0, 2, 3]).div(vis.sum());
       // PyTorch momentum 0.1 from a zero running mean
-      assert.ok(maxAbsDiff(m.bn1.runningMean!, visibleMean.mul(0.1)) < 1e-6);
+      assert.ok(maxAbsDiff((m.bn1 as nn.BatchNorm2d).runningMean!, visibleMean.mul(0.1)) < 1e-6);
       assert.ok(maxAbsDiff(visibleMean, y.mean([0, 2, 3])) > 1e-3, 'the test needs visible and dense means to differ');
     }));
   } finally { ctx.dispose(); active.dispose(); disposeModule(m); }

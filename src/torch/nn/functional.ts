@@ -1,6 +1,8 @@
 // torch.nn.functional with keyword-style options objects over the generated positional ops.
 import type { Tensor } from '../tensor.js';
 import * as ops from '../generated/ops.js';
+import type { ForwardContext } from './module.js';
+import * as masked from './masked.js';
 
 type Pair = number | [number, number];
 export type Reduction = 'none' | 'mean' | 'sum';
@@ -29,7 +31,14 @@ export function maxPool2d(x: Tensor, kernelSize: Pair, o: { stride?: Pair; paddi
 export function avgPool2d(x: Tensor, kernelSize: Pair, o: { stride?: Pair; padding?: Pair; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number } = {}): Tensor {
   return ops.avgPool2d(x, kernelSize, o.stride ?? kernelSize, o.padding ?? 0, o.ceilMode ?? false, o.countIncludePad ?? true, o.divisorOverride ?? null);
 }
-export const adaptiveAvgPool2d = (x: Tensor, size: Pair): Tensor => ops.adaptiveAvgPool2d(x, size);
+/** With a mask context: the average of each bin's visible positions (masked.ts). */
+export function adaptiveAvgPool2d(x: Tensor, size: Pair, ctx?: ForwardContext): Tensor {
+  return ctx?.mask ? masked.maskedAdaptiveAvgPool2d(x, ctx.mask(x.size(2), x.size(3)), size) : ops.adaptiveAvgPool2d(x, size);
+}
+/** With a mask context: the max of each bin's visible positions (masked.ts). */
+export function adaptiveMaxPool2d(x: Tensor, size: Pair, ctx?: ForwardContext): Tensor {
+  return ctx?.mask ? masked.maskedAdaptiveMaxPool2d(x, ctx.mask(x.size(2), x.size(3)), size) : masked.adaptiveMaxPool2d(x, size);
+}
 
 export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null,
   o: { weight?: Tensor | null; bias?: Tensor | null; training?: boolean; momentum?: number; eps?: number } = {}): Tensor {
@@ -38,7 +47,9 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
 export function layerNorm(x: Tensor, normalizedShape: number[], o: { weight?: Tensor | null; bias?: Tensor | null; eps?: number } = {}): Tensor {
   return ops.layerNorm(x, normalizedShape, o.weight ?? null, o.bias ?? null, o.eps ?? 1e-5);
 }
-export function groupNorm(x: Tensor, numGroups: number, o: { weight?: Tensor | null; bias?: Tensor | null; eps?: number } = {}): Tensor {
+/** With a mask context: statistics over each sample's visible positions, masked positions 0 (masked.ts). */
+export function groupNorm(x: Tensor, numGroups: number, o: { weight?: Tensor | null; bias?: Tensor | null; eps?: number; ctx?: ForwardContext } = {}): Tensor {
+  if (o.ctx?.mask) return masked.maskedGroupNorm(x, o.ctx.mask(x.size(2), x.size(3)), numGroups, o.weight ?? null, o.bias ?? null, o.eps ?? 1e-5);
   return ops.groupNorm(x, numGroups, o.weight ?? null, o.bias ?? null, o.eps ?? 1e-5);
 }
 
@@ -51,15 +62,31 @@ export function mseLoss(input: Tensor, target: Tensor, o: { reduction?: Reductio
   return ops.mseLoss(input, target, REDUCTION[o.reduction ?? 'mean']);
 }
 
+export interface InterpolateOptions {
+  size?: Pair; scaleFactor?: number | [number, number]; mode?: 'nearest' | 'bilinear' | 'bicubic';
+  alignCorners?: boolean; recomputeScaleFactor?: boolean;
+  /** A mask context (inside a sparse encoder): interpolation over visible positions, output masked. */
+  ctx?: ForwardContext;
+}
+
 /**
  * F.interpolate for 4-D inputs: nearest, bilinear, bicubic; by size or scale factor.
  * As in PyTorch, a scale factor s gives the size floor(in·s) and, unless recomputeScaleFactor, the
  * kernel maps destination to source with 1/s (not in/out): the two differ when in·s is fractional.
+ * With a mask context (nearest, bilinear): the normalised interpolation of masked.ts maskedResize.
  */
-export function interpolate(x: Tensor, o: {
-  size?: Pair; scaleFactor?: number | [number, number]; mode?: 'nearest' | 'bilinear' | 'bicubic';
-  alignCorners?: boolean; recomputeScaleFactor?: boolean;
-}): Tensor {
+export function interpolate(x: Tensor, o: InterpolateOptions): Tensor {
+  if (o.ctx?.mask) {
+    const ctx = o.ctx as Required<Pick<ForwardContext, 'mask'>>;
+    if (o.mode === 'bicubic') throw new Error("interpolate: mode 'bicubic' has no sparse form (it reads across the edge of the visible region); use 'nearest' or 'bilinear' inside a sparse encoder");
+    const { ctx: _, ...dense } = o;
+    let outMask: Tensor | null = null;
+    return masked.maskedResize(x, ctx.mask(x.size(2), x.size(3)), (t) => {
+      const y = interpolate(t, dense);
+      outMask ??= ctx.mask(y.size(2), y.size(3));
+      return y;
+    }, () => outMask!);
+  }
   if (x.ndim !== 4) throw new Error(`interpolate: expected a 4-D (N,C,H,W) input, got [${x.shape}]`);
   const mode = o.mode ?? 'nearest';
   if (mode === 'nearest' && o.alignCorners !== undefined) {

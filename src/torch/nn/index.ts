@@ -2,3 +2,4 @@ export { Module, parameter, type ForwardContext, type LoadReport } from './modul
 export * from './layers.js';
 export * as init from './init.js';
 export * as functional from './functional.js';
+export * as masked from './masked.js';

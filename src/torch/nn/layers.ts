@@ -1,13 +1,18 @@
 // The nn layers sparkts needs, with PyTorch's parameter names, shapes and default initialisation.
 // Layers take an optional ForwardContext: when it carries a mask (SparK's sparse encoder), convs and
-// pools mask their outputs and norms use visible positions only (the reference's semantics).
+// pools mask their outputs and norms use visible positions only (the reference's semantics); the
+// layers the reference lacks (GroupNorm, InstanceNorm2d, adaptive pooling, Upsample) use the masked
+// forms of masked.ts. Every layer here declares `sparseAware` (see Module).
 import { Tensor } from '../tensor.js';
 import * as ops from '../generated/ops.js';
 import { zeros, ones, empty } from '../creation.js';
 import { noGrad } from '../autograd.js';
-import { Module, type ForwardContext } from './module.js';
+import { tidy } from '../memory.js';
+import { Module, noSparseForm, type ForwardContext } from './module.js';
 import * as init from './init.js';
 import { syncBatchNorm, type ProcessGroup } from '../distributed.js';
+import * as masked from './masked.js';
+import { interpolate, type InterpolateOptions } from './functional.js';
 
 type Pair = number | [number, number];
 const pair = (v: Pair): [number, number] => (typeof v === 'number' ? [v, v] : v);
@@ -50,6 +55,7 @@ function resetLinearLike(weight: Tensor, bias: Tensor | null): void {
 }
 
 export class Identity extends Module<[Tensor, ForwardContext?], Tensor> {
+  static override readonly sparseAware = true;
   forward(x: Tensor): Tensor { return x; }
 }
 
@@ -65,7 +71,9 @@ function convGeometry(layer: string, inChannels: number, outChannels: number, o:
   return { stride: pair(o.stride ?? 1), padding: pair(o.padding ?? 0), dilation: pair(o.dilation ?? 1), groups };
 }
 
+/** Any kernel, stride, dilation and grouping (depthwise included): sparse = the output masked. */
 export class Conv2d extends Module<[Tensor, ForwardContext?], Tensor> {
+  static override readonly sparseAware = true;
   readonly weight: Tensor;
   readonly bias: Tensor | null;
   readonly stride: [number, number];
@@ -87,6 +95,7 @@ export class Conv2d extends Module<[Tensor, ForwardContext?], Tensor> {
 }
 
 export class ConvTranspose2d extends Module<[Tensor, ForwardContext?], Tensor> {
+  static override readonly sparseAware = true;
   readonly weight: Tensor;
   readonly bias: Tensor | null;
   readonly stride: [number, number];
@@ -111,7 +120,12 @@ export class ConvTranspose2d extends Module<[Tensor, ForwardContext?], Tensor> {
   }
 }
 
+/**
+ * Sparse: a (N,C) input (pooled features) has no positions and runs as it is; a channels-last
+ * (N,H,W,C) map has its output masked (the bias would fill masked positions); other ranks refuse.
+ */
 export class Linear extends Module<[Tensor, ForwardContext?], Tensor> {
+  static override readonly sparseAware = true;
   readonly weight: Tensor;
   readonly bias: Tensor | null;
   constructor(readonly inFeatures: number, readonly outFeatures: number, o: { bias?: boolean } = {}) {
@@ -120,13 +134,20 @@ export class Linear extends Module<[Tensor, ForwardContext?], Tensor> {
     this.bias = this.registerParameter('bias', o.bias === false ? null : empty([outFeatures]));
     resetLinearLike(this.weight, this.bias);
   }
-  forward(x: Tensor): Tensor { return ops.linear(x, this.weight, this.bias); }
+  forward(x: Tensor, ctx?: ForwardContext): Tensor {
+    if (ctx?.mask && x.ndim !== 2) {
+      if (x.ndim !== 4) throw noSparseForm(this, ctx, `a ${x.ndim}-D input has no known spatial layout (sparse Linear takes (N,C) or channels-last (N,H,W,C))`);
+      return ops.linear(x, this.weight, this.bias).mul_(ctx.mask(x.size(1), x.size(2)).permute([0, 2, 3, 1]));
+    }
+    return ops.linear(x, this.weight, this.bias);
+  }
 }
 
 export interface BatchNormOptions { eps?: number; momentum?: number | null; affine?: boolean; trackRunningStats?: boolean }
 
 /** BatchNorm over dim 1. Sparse (context mask): statistics over visible positions, masked ones exactly 0. */
 export class BatchNorm extends Module<[Tensor, ForwardContext?], Tensor> {
+  static override readonly sparseAware = true;
   readonly weight: Tensor | null;
   readonly bias: Tensor | null;
   readonly eps: number;
@@ -202,6 +223,7 @@ export class BatchNorm2d extends BatchNorm {
 
 /** LayerNorm over the trailing dims. Sparse on a channels-last (N,H,W,C) map: visible positions only. */
 export class LayerNorm extends Module<[Tensor, ForwardContext?], Tensor> {
+  static override readonly sparseAware = true;
   readonly normalizedShape: number[];
   readonly weight: Tensor | null;
   readonly bias: Tensor | null;
@@ -225,7 +247,12 @@ export class LayerNorm extends Module<[Tensor, ForwardContext?], Tensor> {
   }
 }
 
+/**
+ * Sparse (context mask): each sample's group statistics over its visible positions only, masked
+ * positions exactly 0 (masked.ts maskedGroupNorm); an all-masked sample comes out all 0.
+ */
 export class GroupNorm extends Module<[Tensor, ForwardContext?], Tensor> {
+  static override readonly sparseAware = true;
   readonly weight: Tensor | null;
   readonly bias: Tensor | null;
   constructor(readonly numGroups: number, readonly numChannels: number, readonly eps = 1e-5, affine = true) {
@@ -234,27 +261,126 @@ export class GroupNorm extends Module<[Tensor, ForwardContext?], Tensor> {
     this.weight = this.registerParameter('weight', affine ? ones([numChannels]) : null);
     this.bias = this.registerParameter('bias', affine ? zeros([numChannels]) : null);
   }
-  forward(x: Tensor): Tensor { return ops.groupNorm(x, this.numGroups, this.weight, this.bias, this.eps); }
+  forward(x: Tensor, ctx?: ForwardContext): Tensor {
+    if (ctx?.mask) {
+      if (x.ndim !== 4) throw new Error(`GroupNorm: sparse execution takes a 4-D (N,C,H,W) map, got [${x.shape}]`);
+      return masked.maskedGroupNorm(x, ctx.mask(x.size(2), x.size(3)), this.numGroups, this.weight, this.bias, this.eps);
+    }
+    return ops.groupNorm(x, this.numGroups, this.weight, this.bias, this.eps);
+  }
+}
+
+export interface InstanceNormOptions { eps?: number; momentum?: number; affine?: boolean; trackRunningStats?: boolean }
+
+/**
+ * PyTorch's InstanceNorm2d (defaults eps 1e-5, momentum 0.1, affine false, no running statistics):
+ * each sample's channels normalised over their positions. With trackRunningStats, training updates
+ * running_mean/var with the batch mean of the per-instance statistics (unbiased variance) and eval
+ * normalises with them, as F.instance_norm; num_batches_tracked exists but, as in PyTorch, is never
+ * incremented. Sparse: statistics over each sample's visible positions (the unbiased factor uses its
+ * visible count), masked positions exactly 0.
+ */
+export class InstanceNorm2d extends Module<[Tensor, ForwardContext?], Tensor> {
+  static override readonly sparseAware = true;
+  readonly weight: Tensor | null;
+  readonly bias: Tensor | null;
+  readonly eps: number;
+  readonly momentum: number;
+  readonly trackRunningStats: boolean;
+  constructor(readonly numFeatures: number, o: InstanceNormOptions = {}) {
+    super();
+    this.eps = o.eps ?? 1e-5;
+    this.momentum = o.momentum ?? 0.1;
+    this.trackRunningStats = o.trackRunningStats ?? false;
+    const affine = o.affine ?? false;
+    this.weight = this.registerParameter('weight', affine ? ones([numFeatures]) : null);
+    this.bias = this.registerParameter('bias', affine ? zeros([numFeatures]) : null);
+    if (this.trackRunningStats) {
+      this.registerBuffer('running_mean', zeros([numFeatures]));
+      this.registerBuffer('running_var', ones([numFeatures]));
+      this.registerBuffer('num_batches_tracked', zeros([], { dtype: 'int64' }));
+    }
+  }
+  get runningMean(): Tensor | null { return this.getBuffer('running_mean'); }
+  get runningVar(): Tensor | null { return this.getBuffer('running_var'); }
+
+  forward(x: Tensor, ctx?: ForwardContext): Tensor {
+    if (x.ndim !== 4) throw new Error(`InstanceNorm2d: expected a 4-D (N,C,H,W) input, got [${x.shape}]`);
+    const [n, c, h, w] = x.shape;
+    const useInputStats = this.training || !this.trackRunningStats;
+    if (!useInputStats) {   // eval with running statistics: a per-channel affine map
+      const y = ops.batchNorm(x, this.weight, this.bias, this.runningMean, this.runningVar, false, 0, this.eps);
+      return ctx?.mask ? y.mul_(ctx.mask(h, w)) : y;
+    }
+    if (ctx?.mask) {
+      const mask = ctx.mask(h, w);
+      return tidy(() => {
+        const { mean, variance, count, centered } = masked.maskedMoments(x, mask, c);
+        if (this.trackRunningStats) {
+          noGrad(() => {
+            // per-instance unbiased variance over the sample's visible count, averaged over the batch
+            const unbiased = variance.mul(count.div(count.sub(1).clamp(1)));
+            this.runningMean!.mul_(1 - this.momentum).add_(mean.view([n, c]).mean([0]).mul(this.momentum));
+            this.runningVar!.mul_(1 - this.momentum).add_(unbiased.view([n, c]).mean([0]).mul(this.momentum));
+          });
+        }
+        let y = centered.mul(variance.view([n, c, 1]).add(this.eps).rsqrt()).view([n, c, h, w]);
+        if (this.weight) y = y.mul(this.weight.view([1, c, 1, 1]));
+        if (this.bias) y = y.add(this.bias.view([1, c, 1, 1]));
+        return y.mul(mask);
+      });
+    }
+    // F.instance_norm: batch norm of the (1, N·C, H, W) view with the parameters repeated per sample
+    return tidy(() => {
+      const rep = (t: Tensor | null): Tensor | null => (t ? t.repeat([n]) : null);
+      const rm = rep(this.runningMean), rv = rep(this.runningVar);
+      const y = ops.batchNorm(x.contiguous().view([1, n * c, h, w]), rep(this.weight), rep(this.bias), rm, rv, true, this.momentum, this.eps);
+      if (rm && rv) {
+        noGrad(() => {
+          this.runningMean!.copy_(rm.view([n, c]).mean([0]));
+          this.runningVar!.copy_(rv.view([n, c]).mean([0]));
+        });
+      }
+      return y.view([n, c, h, w]);
+    });
+  }
 }
 
 /** inplace (PyTorch's ReLU(inplace=True)): overwrite and return the input, as timm's ResNet blocks do. */
 export class ReLU extends Module<[Tensor, ForwardContext?], Tensor> {
+  static override readonly sparseAware = true;
   constructor(readonly inplace = false) { super(); }
   forward(x: Tensor): Tensor { return this.inplace ? x.relu_() : x.relu(); }
 }
 /** inplace (PyTorch's ReLU6(inplace=True)): overwrite and return the input, as SparK's decoder does. */
 export class ReLU6 extends Module<[Tensor, ForwardContext?], Tensor> {
+  static override readonly sparseAware = true;
   constructor(readonly inplace = false) { super(); }
   forward(x: Tensor): Tensor { return this.inplace ? x.relu6_() : x.relu6(); }
 }
-export class SiLU extends Module<[Tensor, ForwardContext?], Tensor> { forward(x: Tensor): Tensor { return x.silu(); } }
-export class Sigmoid extends Module<[Tensor, ForwardContext?], Tensor> { forward(x: Tensor): Tensor { return x.sigmoid(); } }
+export class SiLU extends Module<[Tensor, ForwardContext?], Tensor> {
+  static override readonly sparseAware = true;
+  forward(x: Tensor): Tensor { return x.silu(); }
+}
+/** Sparse on a (N,C,H,W) map: the output masked (sigmoid(0) = 0.5 would fill masked positions). */
+export class Sigmoid extends Module<[Tensor, ForwardContext?], Tensor> {
+  static override readonly sparseAware = true;
+  forward(x: Tensor, ctx?: ForwardContext): Tensor {
+    const y = x.sigmoid();
+    if (!(ctx?.mask && x.ndim === 4)) return y;
+    const out = y.mul(ctx.mask(x.size(2), x.size(3)));   // not in place: sigmoid's backward reads y
+    y.dispose();
+    return out;
+  }
+}
 export class GELU extends Module<[Tensor, ForwardContext?], Tensor> {
+  static override readonly sparseAware = true;
   constructor(readonly approximate: 'none' | 'tanh' = 'none') { super(); }
   forward(x: Tensor): Tensor { return x.gelu(this.approximate); }
 }
 
 export class MaxPool2d extends Module<[Tensor, ForwardContext?], Tensor> {
+  static override readonly sparseAware = true;
   readonly stride: [number, number];
   constructor(readonly kernelSize: Pair, o: { stride?: Pair; padding?: Pair; dilation?: Pair; ceilMode?: boolean } = {}) {
     super();
@@ -268,6 +394,7 @@ export class MaxPool2d extends Module<[Tensor, ForwardContext?], Tensor> {
 }
 
 export class AvgPool2d extends Module<[Tensor, ForwardContext?], Tensor> {
+  static override readonly sparseAware = true;
   readonly stride: [number, number];
   readonly padding: [number, number];
   constructor(readonly kernelSize: Pair, o: { stride?: Pair; padding?: Pair; ceilMode?: boolean; countIncludePad?: boolean } = {}) {
@@ -281,15 +408,71 @@ export class AvgPool2d extends Module<[Tensor, ForwardContext?], Tensor> {
   }
 }
 
+/** Sparse: each bin averages its visible positions (a bin with none, or an all-masked sample, gives 0). */
 export class AdaptiveAvgPool2d extends Module<[Tensor, ForwardContext?], Tensor> {
+  static override readonly sparseAware = true;
   constructor(readonly outputSize: Pair) { super(); }
-  forward(x: Tensor): Tensor { return ops.adaptiveAvgPool2d(x, this.outputSize); }
+  forward(x: Tensor, ctx?: ForwardContext): Tensor {
+    return ctx?.mask ? masked.maskedAdaptiveAvgPool2d(x, ctx.mask(x.size(2), x.size(3)), this.outputSize)
+      : ops.adaptiveAvgPool2d(x, this.outputSize);
+  }
+}
+
+/** Sparse: the max of each bin's visible positions (a bin with none, or an all-masked sample, gives 0). */
+export class AdaptiveMaxPool2d extends Module<[Tensor, ForwardContext?], Tensor> {
+  static override readonly sparseAware = true;
+  constructor(readonly outputSize: Pair) { super(); }
+  forward(x: Tensor, ctx?: ForwardContext): Tensor {
+    return ctx?.mask ? masked.maskedAdaptiveMaxPool2d(x, ctx.mask(x.size(2), x.size(3)), this.outputSize)
+      : masked.adaptiveMaxPool2d(x, this.outputSize);
+  }
+}
+
+/**
+ * nn.Upsample over F.interpolate (nearest, bilinear, bicubic; by size or scale factor). Sparse
+ * (nearest, bilinear): interpolation over visible positions (masked.ts maskedResize), output masked.
+ * Bicubic has no sparse form (its 4-tap kernel with negative weights reads across the visible
+ * region's edge, where the dense kernel would clamp) and refuses a mask context.
+ */
+export class Upsample extends Module<[Tensor, ForwardContext?], Tensor> {
+  static override readonly sparseAware = true;
+  constructor(readonly options: Omit<InterpolateOptions, 'ctx'>) { super(); }
+  forward(x: Tensor, ctx?: ForwardContext): Tensor {
+    if (ctx?.mask && this.options.mode === 'bicubic') {
+      throw noSparseForm(this, ctx, "mode 'bicubic' reads across the edge of the visible region; use 'nearest' or 'bilinear' inside a sparse encoder");
+    }
+    return interpolate(x, { ...this.options, ctx });
+  }
 }
 
 export class Dropout extends Module<[Tensor, ForwardContext?], Tensor> {
+  static override readonly sparseAware = true;
   constructor(readonly p = 0.5) { super(); }
   /** The input itself in eval or at p = 0 (PyTorch returns the same tensor object there too). */
   forward(x: Tensor): Tensor { return this.p > 0 && this.training ? ops.dropout(x, this.p, true) : x; }
+}
+
+/**
+ * PyTorch's Dropout2d (feature dropout): whole channels of each sample zeroed with probability p,
+ * the rest scaled by 1/(1−p), drawn as ATen's feature_dropout draws them ((N,C,1,1) Bernoulli).
+ * Sparse as it is: the draws do not depend on positions and zeros stay 0.
+ */
+export class Dropout2d extends Module<[Tensor, ForwardContext?], Tensor> {
+  static override readonly sparseAware = true;
+  constructor(readonly p = 0.5) {
+    super();
+    if (!(p >= 0 && p <= 1)) throw new Error(`Dropout2d: p must be in [0, 1], got ${p}`);
+  }
+  forward(x: Tensor): Tensor {
+    if (x.ndim !== 4) throw new Error(`Dropout2d: expected a 4-D (N,C,H,W) input, got [${x.shape}]`);
+    if (this.p === 0 || !this.training) return x;
+    if (this.p === 1) return x.mul(0);
+    const keep = 1 - this.p;
+    const noise = noGrad(() => empty([x.size(0), x.size(1), 1, 1], { dtype: x.dtype, device: x.device }).bernoulli_(keep).div_(keep));
+    const y = x.mul(noise);
+    noise.dispose();
+    return y;
+  }
 }
 
 /** Per-sample stochastic depth, scaled by the keep probability (timm's drop_path). */
@@ -307,12 +490,14 @@ export function dropPath(x: Tensor, dropProb: number, training: boolean, scaleBy
 }
 
 export class DropPath extends Module<[Tensor, ForwardContext?], Tensor> {
+  static override readonly sparseAware = true;
   constructor(readonly dropProb = 0, readonly scaleByKeep = true) { super(); }
   forward(x: Tensor): Tensor { return dropPath(x, this.dropProb, this.training, this.scaleByKeep); }
 }
 
 /** Children named 0, 1, 2, … run in order; the context is passed to each. */
 export class Sequential extends Module<[Tensor, ForwardContext?], Tensor> {
+  static override readonly sparseAware = true;
   constructor(...mods: Module[]) {
     super();
     mods.forEach((m, i) => this.registerModule(String(i), m));

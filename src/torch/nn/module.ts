@@ -15,6 +15,26 @@ import type { DType, Device } from '../dtype.js';
 export interface ForwardContext {
   /** The visible-position mask at a resolution: bool (N,1,h,w). Set only during sparse execution. */
   mask?: (h: number, w: number) => Tensor;
+  /** Where a module sits in the model run sparsely (its state-dict prefix), for error messages. */
+  pathOf?: (m: Module) => string | undefined;
+}
+
+/** true for a ForwardContext that carries a mask, or an encoder options bag `{ctx}` holding one. */
+function carriesMask(a: unknown): a is ForwardContext | { ctx: ForwardContext } {
+  if (a === null || typeof a !== 'object' || a instanceof Tensor) return false;
+  const o = a as { mask?: unknown; ctx?: { mask?: unknown } };
+  return typeof o.mask === 'function' || typeof o.ctx?.mask === 'function';
+}
+
+/**
+ * The error for a module that has no sparse form but was reached by a mask context: it names the
+ * layer and its module path, so that sparse execution is never silently dense.
+ */
+export function noSparseForm(m: Module, ctx: ForwardContext | undefined, why: string): Error {
+  const path = ctx?.pathOf?.(m);
+  const where = path === undefined ? 'at an unknown module path (build the context with sparseContext(active, { root: model }) to name it)'
+    : `at '${path || '<root>'}'`;
+  return new Error(`${m.constructor.name} ${where} has no sparse form: ${why}`);
 }
 
 export interface LoadReport { missingKeys: string[]; unexpectedKeys: string[] }
@@ -27,6 +47,16 @@ export function parameter(t: Tensor): Tensor {
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export abstract class Module<I extends unknown[] = any[], O = any> {
+  /**
+   * Whether this class's forward implements sparse execution when its ForwardContext carries a mask:
+   * masked positions come out exactly 0 and statistics and pools use visible positions only. A
+   * subclass inherits its parent's declaration. A childless module whose class does not declare it
+   * refuses a mask context with one error naming it and its path (see noSparseForm), rather than run
+   * densely inside a sparse encoder. Modules with children are containers: they pass the context on
+   * to their children, which check it themselves; ops a container computes itself in its forward are
+   * its author's to make sparse (nn.functional takes a ctx for pooling and interpolation).
+   */
+  static sparseAware = false;
   training = true;
   #params = new Map<string, Tensor | null>();
   #buffers = new Map<string, Tensor | null>();
@@ -34,6 +64,25 @@ export abstract class Module<I extends unknown[] = any[], O = any> {
   #modules = new Map<string, Module>();
 
   abstract forward(...args: I): O;
+
+  constructor() {
+    if (!(new.target as typeof Module).sparseAware) {
+      // the class has no sparse form: wrap this instance's forward with the check (declared classes,
+      // the library's layers, pay nothing)
+      const self = this as unknown as { forward: (...a: unknown[]) => unknown };
+      const dense = self.forward;
+      self.forward = function checkedForward(this: Module, ...args: unknown[]): unknown {
+        if (this.#modules.size === 0) {
+          const c = args.find(carriesMask);
+          if (c) {
+            const ctx = 'ctx' in c ? c.ctx : c;
+            throw noSparseForm(this, ctx, `its class does not declare sparse execution (static sparseAware = true); use sparse-aware layers inside the encoder, or implement the masked semantics in ${this.constructor.name}.forward and declare it`);
+          }
+        }
+        return dense.apply(this, args);
+      };
+    }
+  }
   /** Same as forward (PyTorch's __call__). */
   call(...args: I): O { return this.forward(...args); }
 
