@@ -106,13 +106,42 @@ function prepareExpDir(dir: string): void {
   }
 }
 
-function buildOptimizer(o: PretrainOptions, model: SparK, lr: number, beta2: number): Optimizer {
+/** The job's optimizer over the reference's param groups (exported for bench/spark_step.bench.ts). */
+export function buildOptimizer(o: Pick<PretrainOptions, 'opt' | 'clip'>, model: SparK, lr: number, beta2: number): Optimizer {
   const groups = getParamGroups(model);
   switch (o.opt) {
     case 'lamb': return new LAMB(groups, { lr, weight_decay: 0, betas: [0.9, beta2], max_grad_norm: o.clip > 0 ? o.clip : 5 });
     case 'adamw': return new AdamW(groups, { lr, weight_decay: 0, betas: [0.9, beta2] });
     case 'sgd': return new SGD(groups, { lr, weight_decay: 0, momentum: 0.9, nesterov: true });
   }
+}
+
+export interface PretrainStepSchedule {
+  peakLr: number; wd: number; wdEnd: number; it: number; warmupIters: number; totalIters: number;
+  /** gradient clipping for optimizers other than LAMB (which clips itself); ≤ 0 = none */
+  clip: number;
+}
+export interface PretrainStepResult { loss: number; gradNorm: number; lrNow: number; wdNow: number }
+
+/**
+ * One pretraining iteration on the batch x, as the reference's loop does it: the lr/wd schedule, a
+ * random mask (from maskGen), forward, backward, the optimizer step. Run it inside torch.tidy. When the
+ * loss is not finite the step is skipped (the caller stops). Exported for bench/spark_step.bench.ts.
+ */
+export function pretrainStep(model: SparK, optimizer: Optimizer, x: Tensor, maskGen: torch.Generator, s: PretrainStepSchedule): PretrainStepResult {
+  const [minLr, maxLr, minWd, maxWd] = lrWdAnnealing(optimizer, s.peakLr, s.wd, s.wdEnd, s.it, s.warmupIters, s.totalIters);
+  void minLr; void minWd;
+  const l = model.forward(x, { generator: maskGen });
+  optimizer.zeroGrad();
+  l.backward();
+  const value = l.item();
+  if (!Number.isFinite(value)) return { loss: value, gradNorm: NaN, lrNow: maxLr, wdNow: maxWd };
+  let gn: number;
+  if (optimizer instanceof LAMB) { optimizer.step(); gn = optimizer.globalGradNorm; } else {
+    gn = s.clip > 0 ? clipGradNorm(model.parameters(), s.clip) : NaN;
+    optimizer.step();
+  }
+  return { loss: value, gradNorm: gn, lrNow: maxLr, wdNow: maxWd };
 }
 
 export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
@@ -269,22 +298,9 @@ async function runPretrain(o: PretrainOptions, onExit: (fn: () => unknown) => vo
       dataWaitMs += Date.now() - waitStart;
       firstBatch = undefined;
       const epoch = Math.floor(it / ipe);
-      const { loss, gradNorm, lrNow, wdNow } = torch.tidy(() => {
-        const [minLr, maxLr, minWd, maxWd] = lrWdAnnealing(optimizer, lr, o.wd, wde, it, o.wpEp * ipe, totalIters);
-        void minLr; void minWd;
-        const x = torch.tensor(batch.data, { shape: batch.shape, device: o.device });
-        const l = model.forward(x, { generator: maskGen });
-        optimizer.zeroGrad();
-        l.backward();
-        const value = l.item();
-        if (!Number.isFinite(value)) return { loss: value, gradNorm: NaN, lrNow: maxLr, wdNow: maxWd };
-        let gn: number;
-        if (optimizer instanceof LAMB) { optimizer.step(); gn = optimizer.globalGradNorm; } else {
-          gn = o.clip > 0 ? clipGradNorm(model.parameters(), o.clip) : NaN;
-          optimizer.step();
-        }
-        return { loss: value, gradNorm: gn, lrNow: maxLr, wdNow: maxWd };
-      });
+      const { loss, gradNorm, lrNow, wdNow } = torch.tidy(() => pretrainStep(model, optimizer,
+        torch.tensor(batch.data, { shape: batch.shape, device: o.device }), maskGen,
+        { peakLr: lr, wd: o.wd, wdEnd: wde, it, warmupIters: o.wpEp * ipe, totalIters, clip: o.clip }));
       if (!Number.isFinite(loss)) {
         bar.close();
         throw new Error(`loss is ${loss} at iteration ${it} (epoch ${epoch}); stopping. The last good checkpoint (${sparkPath}) is intact; lower --base_lr or check the data`);
