@@ -215,4 +215,7 @@ export const OPS = [
   // ---- sparkts kernels with their own autograd (native/src/custom_ops.cc) -----------------------------
   ['masked_rows(Tensor x, Tensor mask) -> Tensor', { custom: true, method: false, diff: true }],
   ['rows_to_masked(Tensor rows, Tensor mask) -> Tensor', { custom: true, method: false, diff: true }],
+  // conv_transpose2d's math on oneDNN's ordinary-convolution kernels (libtorch 1.13 has none for it on CPU)
+  ['conv_transpose2d_onednn(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] output_padding=0, int groups=1, int[2] dilation=1) -> Tensor',
+    { custom: true, method: false, diff: true }],
 ];

@@ -1451,6 +1451,19 @@ static Napi::Value op_rows_to_masked(const Napi::CallbackInfo& info) {
   return c.guard([&] { return c.ret(custom::rows_to_masked(rows, mask)); });
 }
 
+static Napi::Value op_conv_transpose2d_onednn(const Napi::CallbackInfo& info) {
+  OpCall c(info, "conv_transpose2d_onednn");
+  at::Tensor input = c.tensor(0, "input");
+  at::Tensor weight = c.tensor(1, "weight");
+  auto bias = c.optTensor(2, "bias");
+  auto stride = c.intList(3, "stride", 2);
+  auto padding = c.intList(4, "padding", 2);
+  auto output_padding = c.intList(5, "output_padding", 2);
+  int64_t groups = c.int64(6, "groups");
+  auto dilation = c.intList(7, "dilation", 2);
+  return c.guard([&] { return c.ret(custom::conv_transpose2d_onednn(input, weight, bias, stride, padding, output_padding, groups, dilation)); });
+}
+
 }  // namespace
 
 void registerGeneratedOps(Napi::Env env, Napi::Object e) {
@@ -1646,6 +1659,7 @@ void registerGeneratedOps(Napi::Env env, Napi::Object e) {
   e.Set("replication_pad2d", Napi::Function::New(env, op_replication_pad2d, "replication_pad2d"));
   e.Set("masked_rows", Napi::Function::New(env, op_masked_rows, "masked_rows"));
   e.Set("rows_to_masked", Napi::Function::New(env, op_rows_to_masked, "rows_to_masked"));
+  e.Set("conv_transpose2d_onednn", Napi::Function::New(env, op_conv_transpose2d_onednn, "conv_transpose2d_onednn"));
 }
 
 }  // namespace sparkts

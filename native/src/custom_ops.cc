@@ -142,9 +142,137 @@ struct RowsToMasked : public torch::autograd::Function<RowsToMasked> {
 };
 
 
+// ---- transposed convolution on oneDNN ------------------------------------------------------------
+// libtorch 1.13 runs ConvTranspose2d on CPU through slow_conv_transpose2d (im2col + GEMM + col2im, not
+// oneDNN) for the forward and for both gradients. A transposed convolution is the adjoint of the
+// ordinary convolution with the same weight tensor and geometry (conv weight (Cin_t, Cout_t/g, kh, kw) =
+// the transposed conv's (in, out/g, kh, kw) read as (out, in/g, ...)), so each of its three products is
+// an ordinary-convolution product that oneDNN has:
+//   y  = conv_transpose(x, w)     = grad_input of conv(·, w) at grad_output x          (oneDNN backward-data)
+//   gx = ∂L/∂x                    = conv(gy, w)                                        (oneDNN forward)
+//   gw = ∂L/∂w                    = grad_weight of conv(gy, ·) at grad_output x        (oneDNN backward-weights)
+//   gb = Σ_{n,h,w} gy
+// Same sums as the reference's kernel, in another order (float rounding only). SparK's k4-s2-p1
+// upsampler's forward goes through four sub-pixel convolutions instead (upsampleK4S2P1).
+struct ConvGeometry {
+  std::vector<int64_t> stride, padding, output_padding, dilation;
+  int64_t groups;
+};
+
+std::vector<int64_t> transposedOutputSize(const at::Tensor& x, const at::Tensor& w, const ConvGeometry& g) {
+  std::vector<int64_t> size = {x.size(0), w.size(1) * g.groups};
+  for (int d = 0; d < 2; d++) {
+    size.push_back((x.size(d + 2) - 1) * g.stride[d] - 2 * g.padding[d] + g.dilation[d] * (w.size(d + 2) - 1) + g.output_padding[d] + 1);
+  }
+  return size;
+}
+
+// SparK's decoder upsampler, ConvTranspose2d(k4, s2, p1), forward. oneDNN's backward-data for a strided
+// convolution (the general path above) is no faster than ATen's kernel here, but the upsampler splits
+// into four sub-pixel phases, each an ordinary 2×2 stride-1 convolution: output pixel (2i+r, 2j+s) only
+// sees input rows i−1+r, i+r and columns j−1+s, j+s, through kernel taps kh = 3−r−2a, kw = 3−s−2b
+// (a, b ∈ {0,1} the row/column within the 2×2 window of the input padded by 1). Each phase does a
+// quarter of the products, all on oneDNN's direct convolution; the phases are interleaved into the output.
+bool isUpsampleK4S2P1(const at::Tensor& w, const ConvGeometry& g) {
+  return w.size(2) == 4 && w.size(3) == 4 && g.groups == 1 && g.stride == std::vector<int64_t>{2, 2} &&
+         g.padding == std::vector<int64_t>{1, 1} && g.output_padding == std::vector<int64_t>{0, 0} && g.dilation == std::vector<int64_t>{1, 1};
+}
+
+// The four phases' 2×2 kernels in one pass over the (Ci, Co, 4, 4) weight (which can be far larger than
+// the activations at the decoder's first block): phase[r][s][o][c][a][b] = w[c][o][3-r-2a][3-s-2b].
+at::Tensor phaseWeights(const at::Tensor& w) {
+  const int64_t Ci = w.size(0), Co = w.size(1);
+  at::Tensor out = at::empty({2, 2, Co, Ci, 2, 2}, w.options());
+  AT_DISPATCH_FLOATING_TYPES(w.scalar_type(), "conv_transpose2d_onednn", [&] {
+    const scalar_t* src = w.data_ptr<scalar_t>();
+    scalar_t* dst = out.data_ptr<scalar_t>();
+    // o outer, c inner: each source kernel is one 64-byte line read whole, the writes run contiguously
+    at::parallel_for(0, Co, 1, [&](int64_t o0, int64_t o1) {
+      for (int64_t o = o0; o < o1; o++) {
+        for (int64_t c = 0; c < Ci; c++) {
+          const scalar_t* k = src + (c * Co + o) * 16;
+          for (int64_t r = 0; r < 2; r++) for (int64_t s = 0; s < 2; s++) {
+            scalar_t* d = dst + (((r * 2 + s) * Co + o) * Ci + c) * 4;
+            for (int64_t a = 0; a < 2; a++) for (int64_t b = 0; b < 2; b++) d[a * 2 + b] = k[(3 - r - 2 * a) * 4 + (3 - s - 2 * b)];
+          }
+        }
+      }
+    });
+  });
+  return out;
+}
+
+at::Tensor upsampleK4S2P1(const at::Tensor& x, const at::Tensor& w) {
+  const int64_t N = x.size(0), H = x.size(2), W = x.size(3), Co = w.size(1);
+  at::Tensor xp = at::constant_pad_nd(x, {1, 1, 1, 1});
+  at::Tensor wp = phaseWeights(w);
+  at::Tensor out = at::empty({N, Co, H, 2, W, 2}, x.options());
+  for (int64_t r = 0; r < 2; r++) {
+    for (int64_t s = 0; s < 2; s++) {
+      at::Tensor xi = xp.slice(2, r, r + H + 1).slice(3, s, s + W + 1).contiguous();
+      out.select(5, s).select(3, r).copy_(at::conv2d(xi, wp[r][s]));
+    }
+  }
+  return out.view({N, Co, 2 * H, 2 * W});
+}
+
+struct ConvTranspose2dOneDNN : public torch::autograd::Function<ConvTranspose2dOneDNN> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w, const c10::optional<at::Tensor>& b,
+                            at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef output_padding, int64_t groups,
+                            at::IntArrayRef dilation) {
+    TORCH_CHECK(x.dim() == 4 && w.dim() == 4, "conv_transpose2d_onednn needs a 4-D input and weight, got ", x.sizes(), " and ", w.sizes());
+    TORCH_CHECK(x.size(1) == w.size(0), "input has ", x.size(1), " channels but the weight expects ", w.size(0));
+    ConvGeometry g{stride.vec(), padding.vec(), output_padding.vec(), dilation.vec(), groups};
+    for (int d = 0; d < 2; d++) {
+      TORCH_CHECK(g.output_padding[d] < g.stride[d] || g.output_padding[d] < g.dilation[d], "output_padding must be smaller than stride or dilation");
+    }
+    at::Tensor xc = x.contiguous(), wc = w.contiguous();
+    at::Tensor y;
+    if (x.device().is_cpu() && isUpsampleK4S2P1(w, g)) {
+      y = upsampleK4S2P1(xc, wc);
+    } else {
+      // The "input" of the adjoint convolution only lends its shape and options: never read.
+      at::Tensor shape = at::empty(transposedOutputSize(x, w, g), x.options());
+      y = std::get<0>(at::convolution_backward(xc, shape, wc, c10::nullopt, g.stride, g.padding, g.dilation, false,
+                                              {0, 0}, groups, {true, false, false}));
+    }
+    if (b.has_value() && b->defined()) y.add_(b->view({1, -1, 1, 1}));
+    ctx->save_for_backward({xc, wc});
+    ctx->saved_data["stride"] = g.stride;
+    ctx->saved_data["padding"] = g.padding;
+    ctx->saved_data["dilation"] = g.dilation;
+    ctx->saved_data["groups"] = groups;
+    ctx->saved_data["bias"] = b.has_value() && b->defined();
+    return y;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const at::Tensor &x = saved[0], &w = saved[1];
+    auto stride = ctx->saved_data["stride"].toIntVector(), padding = ctx->saved_data["padding"].toIntVector();
+    auto dilation = ctx->saved_data["dilation"].toIntVector();
+    const int64_t groups = ctx->saved_data["groups"].toInt();
+    at::Tensor gy = grads[0].contiguous();
+    at::Tensor gx, gw, gb;
+    if (ctx->needs_input_grad(0)) gx = at::convolution(gy, w, c10::nullopt, stride, padding, dilation, false, {0, 0}, groups);
+    if (ctx->needs_input_grad(1)) {
+      gw = std::get<1>(at::convolution_backward(x, gy, w, c10::nullopt, stride, padding, dilation, false, {0, 0}, groups,
+                                                {false, true, false}));
+    }
+    if (ctx->saved_data["bias"].toBool() && ctx->needs_input_grad(2)) gb = gy.sum({0, 2, 3});
+    return {gx, gw, gb, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+
 }  // namespace
 
 at::Tensor masked_rows(const at::Tensor& x, const at::Tensor& mask) { return MaskedRows::apply(x, mask); }
 at::Tensor rows_to_masked(const at::Tensor& rows, const at::Tensor& mask) { return RowsToMasked::apply(rows, mask); }
+at::Tensor conv_transpose2d_onednn(const at::Tensor& input, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
+                                   at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef output_padding, int64_t groups,
+                                   at::IntArrayRef dilation) {
+  return ConvTranspose2dOneDNN::apply(input, weight, bias, stride, padding, output_padding, groups, dilation);
+}
+
 }  // namespace custom
 }  // namespace sparkts

@@ -97,6 +97,9 @@ void registerCore(Napi::Env env, Napi::Object exports);
 namespace custom {
 at::Tensor masked_rows(const at::Tensor& x, const at::Tensor& mask);
 at::Tensor rows_to_masked(const at::Tensor& rows, const at::Tensor& mask);
+at::Tensor conv_transpose2d_onednn(const at::Tensor& input, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
+                                   at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef output_padding, int64_t groups,
+                                   at::IntArrayRef dilation);
 }  // namespace custom
 
 }  // namespace sparkts

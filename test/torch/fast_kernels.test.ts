@@ -1,14 +1,73 @@
 // The native kernels that replace stock ATen formulations for speed (native/src/custom_ops.cc) compute
-// the same thing: the masked_rows / rows_to_masked CPU kernels against the index / index_put_
-// formulation (bit for bit: they only move data).
+// the same thing: conv_transpose2d_onednn against ATen's conv_transpose2d (values and all three
+// gradients, float64 finite differences) and the masked_rows / rows_to_masked CPU kernels against the
+// index / index_put_ formulation (bit for bit: they only move data).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as torch from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
-import { checkNoLeaks } from '../helpers.js';
+import { checkNoLeaks, gradcheck, randLeaf } from '../helpers.js';
 
 checkNoLeaks();
 const { tidy } = torch;
+
+const relErr = (a: Tensor, b: Tensor): number => tidy(() => a.sub(b).abs().maxAll().item() / Math.max(1e-30, b.abs().maxAll().item()));
+
+// [N, Cin, Cout, H, kernel, stride, padding, outputPadding, groups, dilation]: SparK's upsampler
+// (the sub-pixel path) and other geometries (the general backward-data path)
+const GEOMETRIES: [number, number, number, number, number, number, number, number, number, number][] = [
+  [2, 6, 4, 5, 4, 2, 1, 0, 1, 1],
+  [1, 3, 5, 4, 4, 2, 1, 0, 1, 1],
+  [2, 6, 4, 5, 3, 2, 1, 1, 2, 1],
+  [1, 4, 6, 6, 3, 1, 1, 0, 1, 2],
+  [2, 4, 2, 3, 2, 2, 0, 0, 1, 1],
+];
+
+test('conv_transpose2d_onednn equals conv_transpose2d in float32: output and the input, weight and bias gradients', () => tidy(() => {
+  for (const [N, ci, co, H, k, s, p, op, g, d] of GEOMETRIES) {
+    const gen = new torch.Generator(7);
+    const x = torch.randn([N, ci, H, H + 1], { generator: gen }), w = torch.randn([ci, co / g, k, k], { generator: gen });
+    const b = torch.randn([co], { generator: gen });
+    for (const t of [x, w, b]) t.requiresGrad = true;
+    const run = (f: typeof torch.convTranspose2d): Tensor[] => {
+      for (const t of [x, w, b]) t.grad = null;
+      const y = f(x, w, b, s, p, op, g, d);
+      y.backward(torch.randn(y.shape, { generator: new torch.Generator(8) }));
+      return [y, x.grad!, w.grad!, b.grad!];
+    };
+    const want = run(torch.convTranspose2d), got = run(torch.convTranspose2dOnednn);
+    const what = `k${k} s${s} p${p} op${op} g${g} d${d}`;
+    assert.deepEqual(got[0]!.shape, want[0]!.shape, `${what}: output shape`);
+    ['output', 'grad input', 'grad weight', 'grad bias'].forEach((name, i) => {
+      const e = relErr(got[i]!, want[i]!);
+      assert.ok(e < 2e-6, `${what}: ${name} differs by ${e} (relative to its largest value)`);
+    });
+  }
+}));
+
+test('conv_transpose2d_onednn: float64 gradients equal finite differences (sub-pixel and general paths)', () => tidy(() => {
+  for (const [N, ci, co, H, k, s, p, op, g, d] of [GEOMETRIES[0]!, GEOMETRIES[2]!]) {
+    const x = randLeaf([N, ci, H, H], 30), w = randLeaf([ci, co / g, k, k], 31), b = randLeaf([co], 32);
+    gradcheck((xx, ww, bb) => torch.convTranspose2dOnednn(xx, ww, bb, s, p, op, g, d), [x, w, b]);
+    const want = torch.convTranspose2d(x, w, b, s, p, op, g, d);
+    assert.ok(relErr(torch.convTranspose2dOnednn(x, w, b, s, p, op, g, d), want) < 1e-14, 'float64 output');
+  }
+}));
+
+test('nn.ConvTranspose2d on CPU: the same state-dict names, output and gradients as the stock op', () => tidy(() => {
+  const m = new torch.nn.ConvTranspose2d(8, 8, 4, { stride: 2, padding: 1 });
+  assert.deepEqual([...m.stateDict().keys()], ['weight', 'bias']);
+  const x = torch.randn([2, 8, 7, 7], { generator: new torch.Generator(3) });
+  const y = m.forward(x);
+  y.sum().backward();
+  const [gw, gb] = [m.weight.grad!, m.bias!.grad!];
+  const wRef = m.weight.detach(), bRef = m.bias!.detach();
+  wRef.requiresGrad = true; bRef.requiresGrad = true;
+  const yRef = torch.convTranspose2d(x, wRef, bRef, 2, 1);
+  yRef.sum().backward();
+  assert.ok(relErr(y, yRef) < 2e-6 && relErr(gw, wRef.grad!) < 2e-6 && relErr(gb, bRef.grad!) < 2e-6);
+  for (const t of m.parameters()) { t.grad = null; t.dispose(); }
+}));
 
 test('masked_rows / rows_to_masked CPU kernels equal the index / index_put_ formulation exactly', () => tidy(() => {
   for (const dtype of ['float32', 'float64'] as const) {

@@ -987,6 +987,11 @@ export function rowsToMasked(rows: Tensor, mask: Tensor): Tensor {
   return wrap(native.ops.rows_to_masked(rows.handle, mask.handle));
 }
 
+/** `conv_transpose2d_onednn` (differentiable) — sparkts kernel with its own autograd */
+export function convTranspose2dOnednn(input: Tensor, weight: Tensor, bias: Tensor | null = null, stride: number | number[] = 1, padding: number | number[] = 0, outputPadding: number | number[] = 0, groups: number = 1, dilation: number | number[] = 1): Tensor {
+  return wrap(native.ops.conv_transpose2d_onednn(input.handle, weight.handle, bias === null ? null : bias.handle, stride, padding, outputPadding, groups, dilation));
+}
+
 declare module '../tensor.js' {
   interface Tensor {
     bernoulli(generator?: Generator | null): Tensor;

@@ -103,8 +103,14 @@ export class ConvTranspose2d extends Module<[Tensor, ForwardContext?], Tensor> {
     this.bias = this.registerParameter('bias', o.bias === false ? null : empty([outChannels]));
     resetLinearLike(this.weight, this.bias);
   }
+  /**
+   * On CPU in float32 the oneDNN formulation (conv_transpose2d_onednn, native/src/custom_ops.cc): the same
+   * products as ATen's conv_transpose2d, whose CPU kernel in libtorch 1.13 is an im2col/GEMM/col2im
+   * path several times slower; gradients go to this layer's own weight and bias all the same.
+   */
   forward(x: Tensor, ctx?: ForwardContext): Tensor {
-    const y = ops.convTranspose2d(x, this.weight, this.bias, this.stride, this.padding, this.outputPadding, this.groups, this.dilation);
+    const convT = x.device === 'cpu' && x.dtype === 'float32' ? ops.convTranspose2dOnednn : ops.convTranspose2d;
+    const y = convT(x, this.weight, this.bias, this.stride, this.padding, this.outputPadding, this.groups, this.dilation);
     return maskOutput_(y, ctx);
   }
 }
