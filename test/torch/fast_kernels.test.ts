@@ -1,7 +1,8 @@
 // The native kernels that replace stock ATen formulations for speed (native/src/custom_ops.cc) compute
 // the same thing: conv_transpose2d_onednn against ATen's conv_transpose2d (values and all three
-// gradients, float64 finite differences) and the masked_rows / rows_to_masked CPU kernels against the
-// index / index_put_ formulation (bit for bit: they only move data).
+// gradients, float64 finite differences), the masked_rows / rows_to_masked CPU kernels against the
+// index / index_put_ formulation (bit for bit: they only move data), and LAMB's fused step against
+// its ATen-op path (LAMB.fused = false).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as torch from '../../src/torch/index.js';
@@ -90,3 +91,43 @@ test('masked_rows / rows_to_masked CPU kernels equal the index / index_put_ form
     }
   }
 }));
+
+test('LAMB: the fused CPU step equals the ATen-op path (moments, parameters, clipped grads, global norm)', () => {
+  for (const dtype of ['float64', 'float32'] as const) {
+    const run = (fused: boolean): { values: number[][]; norms: number[] } => {
+      const gen = new torch.Generator(5);
+      const params = [[6, 4], [4], [3, 3, 2, 2], [5]].map((s) => {
+        const p = torch.randn(s, { generator: gen, dtype }).keep();
+        p.requiresGrad = true;
+        return p;
+      });
+      torch.noGrad(() => params[3]!.zero_());   // ‖p‖ = 0: trust ratio 1
+      const opt = new torch.optim.LAMB([
+        { params: params.slice(0, 3), weight_decay: 0.05 }, { params: params.slice(3), weight_decay: 0 },
+      ], { lr: 0.01, betas: [0.9, 0.95], max_grad_norm: 1.0 });
+      const norms: number[] = [];
+      torch.optim.LAMB.fused = fused;
+      try {
+        for (const scale of [5, 0.1, 0.3]) {   // clipping active, then inactive
+          tidy(() => { for (const p of params) p.grad = torch.randn(p.shape, { generator: gen, dtype }).mul(scale); });
+          opt.step();
+          norms.push(opt.globalGradNorm);
+        }
+      } finally { torch.optim.LAMB.fused = true; }
+      const values = tidy(() => params.flatMap((p) => {
+        const s = opt.state.get(p)!;
+        return [p, p.grad!, s.exp_avg as Tensor, s.exp_avg_sq as Tensor].map((t) => Array.from(t.toTypedArray() as Float32Array | Float64Array));
+      }));
+      opt.disposeState();
+      for (const p of params) p.dispose();
+      return { values, norms };
+    };
+    const a = run(true), b = run(false);
+    const tol = dtype === 'float64' ? 1e-13 : 2e-6;
+    a.norms.forEach((v, i) => assert.ok(Math.abs(v - b.norms[i]!) <= tol * Math.abs(b.norms[i]!), `${dtype}: global norm ${v} vs ${b.norms[i]}`));
+    a.values.forEach((vs, i) => vs.forEach((v, j) => {
+      const w = b.values[i]![j]!;
+      assert.ok(Math.abs(v - w) <= tol * (1 + Math.abs(w)), `${dtype}: tensor ${i} element ${j}: fused ${v} vs ATen ${w}`);
+    }));
+  }
+});
