@@ -217,4 +217,11 @@ export const OPS = [
   // ---- sparkts kernels with their own autograd (native/src/custom_ops.cc) -----------------------------
   ['masked_rows(Tensor x, Tensor mask) -> Tensor', { custom: true, method: false, diff: true }],
   ['rows_to_masked(Tensor rows, Tensor mask) -> Tensor', { custom: true, method: false, diff: true }],
+  // conv_transpose2d's math on oneDNN's ordinary-convolution kernels (libtorch 1.13 has none for it on CPU)
+  ['conv_transpose2d_onednn(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] output_padding=0, int groups=1, int[2] dilation=1) -> Tensor',
+    { custom: true, method: false, diff: true }],
+  // LAMB's whole per-parameter update in two fused passes (src/torch/optim/lamb.ts); CPU, contiguous
+  ['sum_of_squares(Tensor[] tensors) -> float', { custom: true, method: false }],
+  ['lamb_step_(Tensor[] params, Tensor[] grads, Tensor[] exp_avgs, Tensor[] exp_avg_sqs, float clip, float beta1, float beta2, float beta3, float bias_correction1, float bias_correction2, float eps, float weight_decay, float lr, bool adapt, bool trust_clip) -> int',
+    { custom: true, method: false }],
 ];

@@ -1461,6 +1461,45 @@ static Napi::Value op_rows_to_masked(const Napi::CallbackInfo& info) {
   return c.guard([&] { return c.ret(custom::rows_to_masked(rows, mask)); });
 }
 
+static Napi::Value op_conv_transpose2d_onednn(const Napi::CallbackInfo& info) {
+  OpCall c(info, "conv_transpose2d_onednn");
+  at::Tensor input = c.tensor(0, "input");
+  at::Tensor weight = c.tensor(1, "weight");
+  auto bias = c.optTensor(2, "bias");
+  auto stride = c.intList(3, "stride", 2);
+  auto padding = c.intList(4, "padding", 2);
+  auto output_padding = c.intList(5, "output_padding", 2);
+  int64_t groups = c.int64(6, "groups");
+  auto dilation = c.intList(7, "dilation", 2);
+  return c.guard([&] { return c.ret(custom::conv_transpose2d_onednn(input, weight, bias, stride, padding, output_padding, groups, dilation)); });
+}
+
+static Napi::Value op_sum_of_squares(const Napi::CallbackInfo& info) {
+  OpCall c(info, "sum_of_squares");
+  auto tensors = c.tensorList(0, "tensors");
+  return c.guard([&] { return c.ret(custom::sum_of_squares(tensors)); });
+}
+
+static Napi::Value op_lamb_step_(const Napi::CallbackInfo& info) {
+  OpCall c(info, "lamb_step_");
+  auto params = c.tensorList(0, "params");
+  auto grads = c.tensorList(1, "grads");
+  auto exp_avgs = c.tensorList(2, "exp_avgs");
+  auto exp_avg_sqs = c.tensorList(3, "exp_avg_sqs");
+  double clip = c.float64(4, "clip");
+  double beta1 = c.float64(5, "beta1");
+  double beta2 = c.float64(6, "beta2");
+  double beta3 = c.float64(7, "beta3");
+  double bias_correction1 = c.float64(8, "bias_correction1");
+  double bias_correction2 = c.float64(9, "bias_correction2");
+  double eps = c.float64(10, "eps");
+  double weight_decay = c.float64(11, "weight_decay");
+  double lr = c.float64(12, "lr");
+  bool adapt = c.boolean(13, "adapt");
+  bool trust_clip = c.boolean(14, "trust_clip");
+  return c.guard([&] { return c.ret(custom::lamb_step_(params, grads, exp_avgs, exp_avg_sqs, clip, beta1, beta2, beta3, bias_correction1, bias_correction2, eps, weight_decay, lr, adapt, trust_clip)); });
+}
+
 }  // namespace
 
 void registerGeneratedOps(Napi::Env env, Napi::Object e) {
@@ -1657,6 +1696,9 @@ void registerGeneratedOps(Napi::Env env, Napi::Object e) {
   e.Set("replication_pad2d", Napi::Function::New(env, op_replication_pad2d, "replication_pad2d"));
   e.Set("masked_rows", Napi::Function::New(env, op_masked_rows, "masked_rows"));
   e.Set("rows_to_masked", Napi::Function::New(env, op_rows_to_masked, "rows_to_masked"));
+  e.Set("conv_transpose2d_onednn", Napi::Function::New(env, op_conv_transpose2d_onednn, "conv_transpose2d_onednn"));
+  e.Set("sum_of_squares", Napi::Function::New(env, op_sum_of_squares, "sum_of_squares"));
+  e.Set("lamb_step_", Napi::Function::New(env, op_lamb_step_, "lamb_step_"));
 }
 
 }  // namespace sparkts

@@ -98,6 +98,13 @@ void registerDist(Napi::Env env, Napi::Object exports);  // native/src/dist.cc: 
 namespace custom {
 at::Tensor masked_rows(const at::Tensor& x, const at::Tensor& mask);
 at::Tensor rows_to_masked(const at::Tensor& rows, const at::Tensor& mask);
+at::Tensor conv_transpose2d_onednn(const at::Tensor& input, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
+                                   at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef output_padding, int64_t groups,
+                                   at::IntArrayRef dilation);
+double sum_of_squares(const std::vector<at::Tensor>& tensors);
+int64_t lamb_step_(const std::vector<at::Tensor>& params, const std::vector<at::Tensor>& grads, const std::vector<at::Tensor>& exp_avgs,
+                   const std::vector<at::Tensor>& exp_avg_sqs, double clip, double beta1, double beta2, double beta3, double bias_correction1,
+                   double bias_correction2, double eps, double weight_decay, double lr, bool adapt, bool trust_clip);
 }  // namespace custom
 
 }  // namespace sparkts

@@ -34,10 +34,7 @@ export class ConvNeXtLayerNorm extends nn.LayerNorm {
   override forward(x: Tensor, ctx?: ForwardContext): Tensor {
     // channels_last (and 2-D input) is nn.LayerNorm's own case, sparse (N,H,W,C) included
     if (this.dataFormat === 'channels_last' || x.ndim !== 4) return super.forward(x, ctx);
-    if (ctx?.mask) {
-      const mask = ctx.mask(x.size(2), x.size(3));
-      return torch.rowsToMasked(this.normalize(torch.maskedRows(x, mask)), mask);
-    }
+    if (ctx?.mask) return nn.sparseNormalize(x, ctx.mask(x.size(2), x.size(3)), (rows) => this.normalize(rows));
     // the reference's dense channels_first formula, spelled out as it is (biased variance, eps
     // inside the sqrt) so the numbers follow it op for op
     const u = x.mean([1], true);
@@ -77,13 +74,24 @@ export class ConvNeXtBlock extends nn.Module<[Tensor, ForwardContext?], Tensor> 
     this.dropPath = this.registerModule('drop_path', dp > 0 ? new nn.DropPath(dp) : new nn.Identity());
   }
 
+  /**
+   * Each intermediate map is freed as soon as the next op has it, as Python frees them (autograd keeps
+   * its own references to what backward needs): held to the end of the step they could not be reused,
+   * and fresh memory costs page faults (and peak memory).
+   */
   forward(x: Tensor, ctx?: ForwardContext): Tensor {
-    let y = this.dwconv.forward(x, ctx).permute([0, 2, 3, 1]);
-    y = this.norm.forward(y, ctx);
-    y = this.pwconv2.forward(this.act.forward(this.pwconv1.forward(y)));
-    if (this.gamma) y = y.mul(this.gamma);
-    y = nn.maskOutput(y.permute([0, 3, 1, 2]), ctx);
-    return x.add(this.dropPath.forward(y));
+    const { consume } = nn;
+    let y = consume(this.dwconv.forward(x, ctx), (t) => t.permute([0, 2, 3, 1]));
+    y = consume(y, (t) => this.norm.forward(t, ctx));
+    y = consume(y, (t) => this.pwconv1.forward(t));
+    y = consume(y, (t) => this.act.forward(t));
+    y = consume(y, (t) => this.pwconv2.forward(t));
+    if (this.gamma) y = consume(y, (t) => t.mul(this.gamma!));
+    // in place, as the reference's `x *= mask`: y is fresh and no backward needs it (mul and Linear
+    // save their inputs), so no second map is allocated
+    y = consume(y, (t) => nn.maskOutput_(t.permute([0, 3, 1, 2]), ctx));
+    y = consume(y, (t) => this.dropPath.forward(t));
+    return consume(y, (t) => x.add(t));
   }
 }
 

@@ -97,7 +97,8 @@ export function validatePretrainOptions(o: PretrainOptions): void {
   }
 }
 
-function buildOptimizer(o: PretrainOptions, model: SparK, lr: number, beta2: number): Optimizer {
+/** The job's optimizer over the reference's param groups (also used by bench/spark_step.bench.ts). */
+export function buildOptimizer(o: Pick<PretrainOptions, 'opt' | 'clip'>, model: SparK, lr: number, beta2: number): Optimizer {
   const groups = getParamGroups(model);
   switch (o.opt) {
     case 'lamb': return new LAMB(groups, { lr, weight_decay: 0, betas: [0.9, beta2], max_grad_norm: o.clip > 0 ? o.clip : 5 });

@@ -198,6 +198,9 @@ export interface NativeOps {
   replication_pad2d(self: Handle, padding: number | number[]): Handle;
   masked_rows(x: Handle, mask: Handle): Handle;
   rows_to_masked(rows: Handle, mask: Handle): Handle;
+  conv_transpose2d_onednn(input: Handle, weight: Handle, bias: Handle | null, stride: number | number[], padding: number | number[], outputPadding: number | number[], groups: number, dilation: number | number[]): Handle;
+  sum_of_squares(tensors: Handle[]): number;
+  lamb_step_(params: Handle[], grads: Handle[], expAvgs: Handle[], expAvgSqs: Handle[], clip: number, beta1: number, beta2: number, beta3: number, biasCorrection1: number, biasCorrection2: number, eps: number, weightDecay: number, lr: number, adapt: boolean, trustClip: boolean): number;
 }
 
 /** The c10d entries of native/src/dist.cc (process groups, collectives, SyncBatchNorm). */

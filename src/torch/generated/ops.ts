@@ -992,6 +992,21 @@ export function rowsToMasked(rows: Tensor, mask: Tensor): Tensor {
   return wrap(native.ops.rows_to_masked(rows.handle, mask.handle));
 }
 
+/** `conv_transpose2d_onednn` (differentiable) — sparkts kernel with its own autograd */
+export function convTranspose2dOnednn(input: Tensor, weight: Tensor, bias: Tensor | null = null, stride: number | number[] = 1, padding: number | number[] = 0, outputPadding: number | number[] = 0, groups: number = 1, dilation: number | number[] = 1): Tensor {
+  return wrap(native.ops.conv_transpose2d_onednn(input.handle, weight.handle, bias === null ? null : bias.handle, stride, padding, outputPadding, groups, dilation));
+}
+
+/** `sum_of_squares` — sparkts kernel with its own autograd */
+export function sumOfSquares(tensors: Tensor[]): number {
+  return native.ops.sum_of_squares(tensors.map((t) => t.handle));
+}
+
+/** `lamb_step_` — sparkts kernel with its own autograd */
+export function lambStep_(params: Tensor[], grads: Tensor[], expAvgs: Tensor[], expAvgSqs: Tensor[], clip: number, beta1: number, beta2: number, beta3: number, biasCorrection1: number, biasCorrection2: number, eps: number, weightDecay: number, lr: number, adapt: boolean, trustClip: boolean): number {
+  return native.ops.lamb_step_(params.map((t) => t.handle), grads.map((t) => t.handle), expAvgs.map((t) => t.handle), expAvgSqs.map((t) => t.handle), clip, beta1, beta2, beta3, biasCorrection1, biasCorrection2, eps, weightDecay, lr, adapt, trustClip);
+}
+
 declare module '../tensor.js' {
   interface Tensor {
     bernoulli(generator?: Generator | null): Tensor;

@@ -28,7 +28,7 @@ export function maskOutput(y: Tensor, ctx?: ForwardContext): Tensor {
  * backward needs (conv and pooling save their inputs, not their outputs): no second feature map is
  * allocated, which on CPU costs page faults on fresh memory — 5x the multiply itself.
  */
-function maskOutput_(y: Tensor, ctx?: ForwardContext): Tensor {
+export function maskOutput_(y: Tensor, ctx?: ForwardContext): Tensor {
   return ctx?.mask ? y.mul_(ctx.mask(y.size(-2), y.size(-1))) : y;
 }
 
@@ -42,6 +42,21 @@ export function consume(t: Tensor, f: (t: Tensor) => Tensor): Tensor {
   const r = f(t);
   if (r !== t) t.dispose();
   return r;
+}
+
+/**
+ * The reference's sparse normalisation: the visible positions of an (N,C,H,W) map as (K,C) rows,
+ * normalised by `norm`, scattered back into a map that is 0 at masked positions. The gathered and the
+ * normalised rows are freed at once, as Python frees them (the norm's autograd keeps its own reference
+ * to the rows it needs): memory held to the end of the step is not reused, and fresh memory costs page faults.
+ */
+export function sparseNormalize(x: Tensor, mask: Tensor, norm: (rows: Tensor) => Tensor): Tensor {
+  const rows = ops.maskedRows(x, mask);
+  const normed = norm(rows);
+  const out = ops.rowsToMasked(normed, mask);
+  if (normed !== rows) normed.dispose();
+  rows.dispose();
+  return out;
 }
 
 function resetLinearLike(weight: Tensor, bias: Tensor | null): void {
@@ -114,8 +129,14 @@ export class ConvTranspose2d extends Module<[Tensor, ForwardContext?], Tensor> {
     this.bias = this.registerParameter('bias', o.bias === false ? null : empty([outChannels]));
     resetLinearLike(this.weight, this.bias);
   }
+  /**
+   * On CPU in float32 the oneDNN formulation (conv_transpose2d_onednn, native/src/custom_ops.cc): the same
+   * products as ATen's conv_transpose2d, whose CPU kernel in libtorch 1.13 is an im2col/GEMM/col2im
+   * path several times slower; gradients go to this layer's own weight and bias all the same.
+   */
   forward(x: Tensor, ctx?: ForwardContext): Tensor {
-    const y = ops.convTranspose2d(x, this.weight, this.bias, this.stride, this.padding, this.outputPadding, this.groups, this.dilation);
+    const convT = x.device === 'cpu' && x.dtype === 'float32' ? ops.convTranspose2dOnednn : ops.convTranspose2d;
+    const y = convT(x, this.weight, this.bias, this.stride, this.padding, this.outputPadding, this.groups, this.dilation);
     return maskOutput_(y, ctx);
   }
 }
@@ -193,15 +214,7 @@ export class BatchNorm extends Module<[Tensor, ForwardContext?], Tensor> {
   }
   forward(x: Tensor, ctx?: ForwardContext): Tensor {
     if (ctx?.mask && x.ndim === 4) {
-      const mask = ctx.mask(x.size(2), x.size(3));
-      // the gathered and the normalised rows are freed at once, as Python frees them (batch_norm's
-      // autograd keeps its own reference to the rows it needs): memory held to the end of the step
-      // is not reused, and fresh memory costs page faults
-      const rows = ops.maskedRows(x, mask);
-      const normed = this.normalize(rows);
-      const out = ops.rowsToMasked(normed, mask);
-      normed.dispose(); rows.dispose();
-      return out;
+      return sparseNormalize(x, ctx.mask(x.size(2), x.size(3)), (rows) => this.normalize(rows));
     }
     return this.normalize(x);
   }
@@ -240,8 +253,9 @@ export class LayerNorm extends Module<[Tensor, ForwardContext?], Tensor> {
     if (ctx?.mask && x.ndim === 4) {
       // channels-last (N,H,W,C): view it as NCHW for the row gather, which works in NHWC order
       const nchw = x.permute([0, 3, 1, 2]);
-      const mask = ctx.mask(x.size(1), x.size(2));
-      return ops.rowsToMasked(this.normalize(ops.maskedRows(nchw, mask)), mask).permute([0, 2, 3, 1]);
+      const out = sparseNormalize(nchw, ctx.mask(x.size(1), x.size(2)), (rows) => this.normalize(rows));
+      nchw.dispose();
+      return consume(out, (t) => t.permute([0, 2, 3, 1]));
     }
     return this.normalize(x);
   }

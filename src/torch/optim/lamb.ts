@@ -13,9 +13,14 @@
 // (`Lamb(max_grad_norm=1e7, always_adapt=True, bias_correction=False)`): the same algorithm, but the
 // clip factor is `where(norm > max, norm / max, 1)` and each grad is DIVIDED by it (SparK's copy
 // multiplies by its reciprocal, which can differ in the last bit), and timm's default max_grad_norm is 1.
+//
+// On CPU the per-parameter part of the 'spark' variant runs in one native call per group (lamb_step_ in
+// native/src/custom_ops.cc: the same formula in two fused passes instead of ~20 ATen ops, each a pass
+// over the parameter and most a fresh allocation); elsewhere (CUDA, the 'timm' variant's division by
+// the clip factor) the ATen ops below run as written.
 import type { Tensor } from '../tensor.js';
 import { keep, tidy } from '../memory.js';
-import { minimum, where, zeros, zerosLike } from '../generated/ops.js';
+import { lambStep_, minimum, sumOfSquares, where, zeros, zerosLike } from '../generated/ops.js';
 import { tensor } from '../tensor.js';
 import { isFloating } from '../dtype.js';
 import { Optimizer, check, type ParamGroupInput } from './optimizer.js';
@@ -38,6 +43,8 @@ export class LAMB extends Optimizer {
   /** The global gradient norm (before clipping) of the last step; 0 before the first. */
   globalGradNorm = 0;
   readonly variant: 'spark' | 'timm';
+  /** Use the fused native kernel where it applies (CPU); false forces the ATen ops (tests, benchmarks). */
+  static fused = true;
 
   constructor(params: Tensor[] | ParamGroupInput[], opts: LAMBOptions = {}) {
     const variant = opts.variant ?? 'spark';
@@ -59,6 +66,7 @@ export class LAMB extends Optimizer {
   protected update(): void {
     const first = this.paramGroups.find((g) => g.params.length)?.params[0];
     if (!first) return;
+    if (LAMB.fused && this.variant === 'spark' && this.fusedApplies(first)) { this.fusedUpdate(first); return; }
     const device = first.device;
     // the reference makes these in torch's default dtype (float32, the params' dtype in training);
     // we follow the params' dtype so that float64 runs keep float64 precision
@@ -121,6 +129,54 @@ export class LAMB extends Optimizer {
           p.add_(update, -lr);
         });
       }
+    }
+  }
+
+  /** The fused kernel takes contiguous float32/float64 CPU tensors of one dtype (params, grads and states). */
+  private fusedApplies(first: Tensor): boolean {
+    if (first.device !== 'cpu' || (first.dtype !== 'float32' && first.dtype !== 'float64')) return false;
+    const ok = (t: unknown): boolean => t === undefined || ((t as Tensor).device === 'cpu' && (t as Tensor).dtype === first.dtype && (t as Tensor).isContiguous());
+    return this.paramGroups.every((g) => g.params.every((p) => {
+      if (!ok(p) || !ok(p.grad ?? undefined)) return false;
+      const st = this.state.get(p);
+      return !st || (ok(st.exp_avg ?? undefined) && ok(st.exp_avg_sq ?? undefined));
+    }));
+  }
+
+  /** update()'s math through lamb_step_: the global norm and clip factor here, the rest per group natively. */
+  private fusedUpdate(first: Tensor): void {
+    // the scalars are float32 tensors in the reference: round as float32 does
+    const f = first.dtype === 'float32' ? Math.fround : (x: number): number => x;
+    const grads = this.paramGroups.flatMap((g) => g.params.map((p) => p.grad).filter((t): t is Tensor => t !== null));
+    const globalNorm = f(Math.sqrt(sumOfSquares(grads)));
+    this.globalGradNorm = globalNorm;
+    const mgn = this.defaults.max_grad_norm;
+    if (typeof mgn !== 'number') throw new Error(`LAMB: max_grad_norm must be a number, got ${JSON.stringify(mgn)}`);
+    const clip = globalNorm > f(mgn) ? f(1 / f(globalNorm / f(mgn))) : 1;
+
+    for (const g of this.paramGroups) {
+      const biasCorrection = this.flag(g, 'bias_correction');
+      const [beta1, beta2] = this.pair(g, 'betas');
+      const beta3 = this.flag(g, 'grad_averaging') ? 1 - beta1 : 1.0;
+      const eps = this.num(g, 'eps'), wd = this.num(g, 'weight_decay'), lr = this.num(g, 'lr');
+      const alwaysAdapt = this.flag(g, 'always_adapt'), trustClip = this.flag(g, 'trust_clip');
+      const step = g.step === undefined ? 1 : this.num(g, 'step') + 1;
+      g.step = step;
+      const bc1 = biasCorrection ? 1 - beta1 ** step : 1.0;
+      const bc2 = biasCorrection ? 1 - beta2 ** step : 1.0;
+      const ps: Tensor[] = [], gs: Tensor[] = [], ms: Tensor[] = [], vs: Tensor[] = [];
+      for (const p of g.params) {
+        if (!p.grad) continue;
+        const state = this.stateFor(p);
+        if (Object.keys(state).length === 0) {
+          state.exp_avg = keep(zerosLike(p));
+          state.exp_avg_sq = keep(zerosLike(p));
+        }
+        const expAvg = state.exp_avg as Tensor, expAvgSq = state.exp_avg_sq as Tensor;
+        if (!expAvg || !expAvgSq) throw new Error('LAMB: a parameter state lacks exp_avg/exp_avg_sq; the state dict is not a LAMB one');
+        ps.push(p); gs.push(p.grad); ms.push(expAvg); vs.push(expAvgSq);
+      }
+      if (ps.length) lambStep_(ps, gs, ms, vs, clip, beta1, beta2, beta3, bc1, bc2, eps, wd, lr, alwaysAdapt, trustClip);
     }
   }
 }
