@@ -10,3 +10,6 @@ export { cuda, buildInfo } from './device.js';
 export type { DType, Device, MemoryFormat, TensorOptions, TypedArray } from './dtype.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
+// file formats: safetensors and PyTorch .pth (raw tensors), and their bridge to Tensors
+export * as io from './io/index.js';
+export { loadSafetensors, saveSafetensors, rawToTensor, tensorToRaw } from './io/tensor_bridge.js';

@@ -19,46 +19,10 @@ import {
   loadOptimizerState, disposeCheckpoint, type ResumeRecord,
 } from './checkpoint.js';
 import { reconstructionGrid } from './visualize.js';
-import { TensorBoardWriter, ProgressBar, JsonlLogger, lossCurvePng, formatDuration } from './monitor/index.js';
+import { TensorBoardWriter, ProgressBar, JsonlLogger, lossCurvePng, formatDuration, silentStream } from './monitor/index.js';
+import { resolvePretrainOptions, type PretrainOptions, type ResolvedPretrainOptions } from './pretrain_options.js';
 
-export interface PretrainOptions {
-  model: string;
-  inputSize: number;
-  mask: number;
-  bs: number;
-  baseLr: number;
-  wd: number;
-  wde: number;
-  ep: number;
-  wpEp: number;
-  clip: number;
-  opt: 'lamb' | 'adamw' | 'sgd';
-  /** Adam beta2; 0 = the reference's default per model (ResNet 0.95, ConvNeXt 0.999) */
-  ada: number;
-  dp: number;
-  decoderWidth: number;
-  dataPath: string;
-  expDir: string;
-  initWeight: string;
-  resumeFrom: string;
-  seed: number;
-  threads: number;
-  device: string;
-  workers: number;
-  /** write the reconstruction grid every this many epochs (and at the last) */
-  visEvery: number;
-  /** how many images the reconstruction grid shows */
-  visImages: number;
-  safetensors: boolean;
-  /** stop after this many iterations in total (0 = run all epochs); for smoke tests */
-  maxIters: number;
-  /** the command line, recorded in the checkpoint's `args` and the log */
-  cmd: string;
-  /** where progress goes (default stdout) */
-  stdout?: NodeJS.WritableStream & { isTTY?: boolean };
-  /** resolves true when the run should stop after the current step (signals); set by the CLI */
-  stopRequested?: () => boolean;
-}
+export { PRETRAIN_DEFAULTS, resolvePretrainOptions, type PretrainOptions, type ResolvedPretrainOptions, type PretrainProgress } from './pretrain_options.js';
 
 export interface PretrainResult {
   /** iterations run in this invocation */
@@ -73,7 +37,7 @@ export interface PretrainResult {
 }
 
 /** Check the options that can be checked before touching data or building a model. */
-export function validatePretrainOptions(o: PretrainOptions): void {
+export function validatePretrainOptions(o: ResolvedPretrainOptions): void {
   if (!isModelName(o.model)) throw new Error(`unknown model '${o.model}'; choose one of ${listModels().join(', ')}`);
   if (!(o.mask > 0 && o.mask < 1)) throw new Error(`--mask must be in (0, 1), got ${o.mask}`);
   if (!Number.isInteger(o.bs) || o.bs <= 0) throw new Error(`--bs must be a positive integer, got ${o.bs}`);
@@ -93,7 +57,7 @@ export function validatePretrainOptions(o: PretrainOptions): void {
   }
 }
 
-function buildOptimizer(o: PretrainOptions, model: SparK, lr: number, beta2: number): Optimizer {
+function buildOptimizer(o: ResolvedPretrainOptions, model: SparK, lr: number, beta2: number): Optimizer {
   const groups = getParamGroups(model);
   switch (o.opt) {
     case 'lamb': return new LAMB(groups, { lr, weight_decay: 0, betas: [0.9, beta2], max_grad_norm: o.clip > 0 ? o.clip : 5 });
@@ -102,15 +66,17 @@ function buildOptimizer(o: PretrainOptions, model: SparK, lr: number, beta2: num
   }
 }
 
-export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
+/** Run a pretraining job; options not given take PRETRAIN_DEFAULTS (the CLI's flag defaults). */
+export async function pretrain(options: PretrainOptions = {}): Promise<PretrainResult> {
+  const o = resolvePretrainOptions(options);
   return withCleanup((onExit) => runPretrain(o, onExit));
 }
 
-async function runPretrain(o: PretrainOptions, onExit: OnExit): Promise<PretrainResult> {
+async function runPretrain(o: ResolvedPretrainOptions, onExit: OnExit): Promise<PretrainResult> {
   validatePretrainOptions(o);
   prepareExpDir(o.expDir);
   if (o.threads > 0) torch.setNumThreads(o.threads);
-  const out = o.stdout ?? process.stdout;
+  const out = o.verbose ? o.stdout ?? process.stdout : silentStream;
   const say = (s: string): void => { out.write(`${s}\n`); };
 
   const lr = o.baseLr * o.bs / 256;                      // the reference's linear scaling
@@ -164,7 +130,7 @@ async function runPretrain(o: PretrainOptions, onExit: OnExit): Promise<Pretrain
 
   const loader: Loader = createLoader({
     root: o.dataPath, inputSize: o.inputSize, batchSize: o.bs, seed: o.seed, workers: o.workers,
-    startEpoch: loaderEpoch, startIter: loaderIter, onWarning: (m) => process.stderr.write(`[data] ${m}\n`),
+    startEpoch: loaderEpoch, startIter: loaderIter, onWarning: (m) => { if (o.verbose) process.stderr.write(`[data] ${m}\n`); },
   });
   onExit(() => loader.close());
   const ipe = loader.itersPerEpoch;
@@ -211,7 +177,7 @@ async function runPretrain(o: PretrainOptions, onExit: OnExit): Promise<Pretrain
     const rng = new Map<string, Tensor>([['default', torch.defaultGenerator().getState()], ['mask', maskGen.getState()]]);
     const resume: ResumeRecord = {
       nextIter, loaderEpoch: Math.floor(nextIter / ipe), loaderIter: nextIter % ipe, minLoss, lastLoss, rng,
-      flags: JSON.stringify({ ...o, stdout: undefined, stopRequested: undefined }), losses,
+      flags: JSON.stringify({ ...o, stdout: undefined, onProgress: undefined, stopRequested: undefined }), losses,
     };
     try {
       saveSparkStyle(sparkPath, model, {
@@ -255,6 +221,8 @@ async function runPretrain(o: PretrainOptions, onExit: OnExit): Promise<Pretrain
       if (Number.isFinite(r.gradNorm)) tb.addScalar('train_hp/grad_norm', r.gradNorm, i);
       tb.addScalar('perf/img_per_sec', imgPerSec, i);
       lastHp = r;
+      const epoch = Math.floor(i / ipe);
+      o.onProgress?.({ kind: 'step', epoch, iter: i - epoch * ipe, itersPerEpoch: ipe, globalIter: i, totalIters, loss: r.loss, lr: r.lr, wd: r.wd, imgPerSec });
     },
     progressFields: (r) => ({ loss: r.loss, lr: r.lr }),
     onEpochEnd: ({ epoch, nextIter, dataWaitPct, secPerIter, imgPerSec }) => {
@@ -264,6 +232,7 @@ async function runPretrain(o: PretrainOptions, onExit: OnExit): Promise<Pretrain
         data_wait_pct: Math.round(10 * dataWaitPct) / 10, skipped_images: loader.stats.skipped });
       tb.addScalar('perf/data_wait_pct', dataWaitPct, epoch);
       tb.addScalar('train/min_loss', minLoss, epoch);
+      o.onProgress?.({ kind: 'epoch', epoch, minLoss, lastLoss, dataWaitPct, imgPerSec });
       bar.log(`  [*] [ep${epoch}/${o.ep}]  Min/Last Recon Loss: ${minLoss.toFixed(4)} ${lastLoss.toFixed(4)},  Remain: ${formatDuration(remain)}`);
       if ((epoch + 1) % Math.max(1, o.visEvery) === 0 || nextIter === totalIters || epoch === 0) writeVis(epoch);
     },
