@@ -34,6 +34,13 @@ export interface PretrainResult {
   interrupted: boolean;
   sparkStylePath: string;
   timmStylePath: string;
+  /** every file the run wrote (paths absolute when expDir is) */
+  files: {
+    sparkStyle: string; timmStyle: string; safetensors?: string; log: string; tensorboard: string;
+    lossCurve?: string; reconstructions: string[];
+  };
+  /** the resolved options (defaults filled in) */
+  options: ResolvedPretrainOptions;
 }
 
 /** Check the options that can be checked before touching data or building a model. */
@@ -199,7 +206,9 @@ async function runPretrain(o: ResolvedPretrainOptions, onExit: OnExit): Promise<
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileAtomic(file, (fd) => { writeFileSync(fd, g.png); });
     tb.addImagePng('reconstruction/input|masked|rec_or_inp|rec', g.png, g.height, g.width, epoch);
+    if (!visFilesWritten.includes(file)) visFilesWritten.push(file);
   };
+  const visFilesWritten: string[] = [];
 
   let lastHp: PretrainStepResult = { loss: NaN, gradNorm: NaN, lr: NaN, wd: NaN };
   model.train();
@@ -240,11 +249,16 @@ async function runPretrain(o: ResolvedPretrainOptions, onExit: OnExit): Promise<
   });
   if (interrupted) bar.log(`[pretrain] stopped at iteration ${it}; checkpoint saved to ${sparkPath}; resume with --resume_from ${sparkPath}`);
   bar.close();
-  if (losses.length) {
+  const lossCurve = losses.length ? path.join(o.expDir, 'loss_curve.png') : undefined;
+  if (lossCurve) {
     const png = lossCurvePng(losses.map(([x, y]) => ({ x, y })), { title: `SparK ${o.model} pretraining loss`, xlabel: 'iteration', ylabel: 'reconstruction loss' });
-    writeFileAtomic(path.join(o.expDir, 'loss_curve.png'), (fd) => { writeFileSync(fd, png); });
+    writeFileAtomic(lossCurve, (fd) => { writeFileSync(fd, png); });
   }
   if (loader.stats.skipped) say(`[data] ${loader.stats.skipped} unreadable image(s) were skipped: ${loader.stats.skippedFiles.slice(0, 5).join(', ')}${loader.stats.skipped > 5 ? ', …' : ''}`);
   say(`[pretrain] ${interrupted ? 'interrupted' : 'finished'}: ${it - startIter} iterations, loss ${losses[0]?.[1]?.toFixed(4)} → ${lastLoss.toFixed(4)} (min ${minLoss.toFixed(4)}); checkpoints in ${o.expDir}`);
-  return { iters: it - startIter, losses, minLoss, lastLoss, interrupted, sparkStylePath: sparkPath, timmStylePath: timmPath };
+  const files = {
+    sparkStyle: sparkPath, timmStyle: timmPath, log: path.join(o.expDir, 'pretrain_log.txt'), tensorboard: path.join(o.expDir, 'tensorboard_log'),
+    reconstructions: visFilesWritten, ...(lossCurve ? { lossCurve } : {}), ...(o.safetensors ? { safetensors: timmPath.replace(/\.pth$/, '.safetensors') } : {}),
+  };
+  return { iters: it - startIter, losses, minLoss, lastLoss, interrupted, sparkStylePath: sparkPath, timmStylePath: timmPath, files, options: o };
 }
