@@ -73,7 +73,7 @@ test('npm pack → npm install (offline) in a fresh project → tsc against the 
     assert.ok(fs.existsSync(path.join(installed, 'native', 'build', 'Release', 'sparkts.node')), 'the install hook put the addon in place');
 
     fs.writeFileSync(path.join(dir, 'main.ts'), SCRIPT);
-    writeConsumerTsconfig(dir, ['main.ts']);
+    writeConsumerTsconfig(dir, ['main.ts'], { checkLibs: true });
     await compile(dir);
     await photos(path.join(dir, 'photos'), 4);
     const { stdout } = await run(process.execPath, [path.join(dir, 'out', 'main.js')], { cwd: dir, timeout: 60_000, env: { ...process.env, SPARKTS_NUM_THREADS: '1' } });
