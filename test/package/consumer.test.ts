@@ -1,5 +1,7 @@
 // sparkts as a dependency of another project: `npm pack` this repository, install the tarball into a
-// fresh temporary project offline (from npm's cache, as after this repo's own `npm ci`), type-check a
+// fresh temporary project offline (`npm ci --offline` from npm's cache, which this repo's own `npm ci`
+// filled: the consumer's lock file takes sparkts's dependencies' entries from ours, so npm needs no
+// registry metadata), type-check a
 // script that uses the public surface against the shipped declarations, and run it: a model from the
 // registry, a few SparK steps, and a two-iteration pretrain() on a tiny image folder.
 // The install reuses this repository's built addon (SPARKTS_PREBUILT_ADDON, one of the install hook's
@@ -17,6 +19,35 @@ import { run, compile, writeConsumerTsconfig, photos } from './support.js';
 checkNoLeaks();
 
 const NPM_QUIET = ['--no-audit', '--no-fund', '--loglevel=error'];
+
+type LockEntry = { version?: string; resolved?: string; integrity?: string; dependencies?: Record<string, string>; optionalDependencies?: Record<string, string>; dev?: boolean; devOptional?: boolean; peer?: boolean };
+
+/**
+ * A package-lock.json for a project depending on the tarball and on `extra` (names in our lock): our
+ * lock's entries for the dependency closure (so `npm ci --offline` installs from the cache our own
+ * `npm ci` filled), sparkts itself as the local tarball.
+ */
+function consumerLock(ours: { packages: Record<string, LockEntry> }, pkg: { version: string; dependencies: Record<string, string> }, tgz: string, extra: Record<string, string>): object {
+  const packages: Record<string, LockEntry> = {};
+  const todo = [...Object.keys(pkg.dependencies), ...Object.keys(extra)];
+  while (todo.length) {
+    const name = todo.pop()!;
+    const key = `node_modules/${name}`;
+    if (packages[key] || !ours.packages[key]) continue;   // optional platform packages absent from our lock are skipped by npm too
+    const { dev, devOptional, peer, ...e } = ours.packages[key]!;
+    void dev; void devOptional; void peer;
+    packages[key] = e;
+    todo.push(...Object.keys(e.dependencies ?? {}), ...Object.keys(e.optionalDependencies ?? {}));
+  }
+  return {
+    name: 'consumer', version: '1.0.0', lockfileVersion: 3, requires: true,
+    packages: {
+      '': { name: 'consumer', version: '1.0.0', dependencies: { sparkts: `file:${tgz}`, ...extra } },
+      'node_modules/sparkts': { version: pkg.version, resolved: `file:${tgz}`, hasInstallScript: true, dependencies: pkg.dependencies, license: 'MIT' },
+      ...packages,
+    },
+  };
+}
 
 const SCRIPT = `
 import { torch, SparK, createModel, listModels, pretrain, type PretrainProgress } from 'sparkts';
@@ -63,11 +94,14 @@ test('npm pack → npm install (offline) in a fresh project → tsc against the 
     const internal = shipped.filter((f) => /^(src|test|bench|dist\/test|dist\/bench|native\/build)\/|fixtures|\.map$/.test(f));
     assert.deepEqual(internal, [], 'the tarball ships sources, tests or build outputs');
 
-    const typesNode = (JSON.parse(fs.readFileSync(path.join(root, 'node_modules', '@types', 'node', 'package.json'), 'utf8')) as { version: string }).version;
-    fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', type: 'module', private: true }));
+    const ourPkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string; dependencies: Record<string, string> };
+    const ourLock = JSON.parse(fs.readFileSync(path.join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockEntry> };
+    const extra = { '@types/node': ourLock.packages['node_modules/@types/node']!.version! };   // a TypeScript user's own dependency
+    fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', type: 'module', private: true,
+      dependencies: { sparkts: `file:${pack!.filename}`, ...extra } }));
+    fs.writeFileSync(path.join(dir, 'package-lock.json'), JSON.stringify(consumerLock(ourLock, ourPkg, pack!.filename, extra), null, 1));
     const addon = path.join(root, 'native', 'build', 'Release', 'sparkts.node');
-    await run('npm', ['install', '--offline', ...NPM_QUIET, path.join(dir, pack!.filename), `@types/node@${typesNode}`],
-      { cwd: dir, env: { ...process.env, SPARKTS_PREBUILT_ADDON: addon } });
+    await run('npm', ['ci', '--offline', ...NPM_QUIET], { cwd: dir, env: { ...process.env, SPARKTS_PREBUILT_ADDON: addon } });
     const installed = path.join(dir, 'node_modules', 'sparkts');
     assert.ok(!fs.lstatSync(installed).isSymbolicLink(), 'installed as a copy, not a link to this repository');
     assert.ok(fs.existsSync(path.join(installed, 'native', 'build', 'Release', 'sparkts.node')), 'the install hook put the addon in place');
