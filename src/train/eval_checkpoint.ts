@@ -78,7 +78,9 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
       throw new Error(`checkpoint ${ck.path} does not fit ${model}: ${(e as Error).message.replace(/^loadStateDict: /, '').slice(0, 300)}; pass the --model it was made for`);
     }
     if (o.device !== 'cpu') net.to(o.device);
-    const [r] = await new ValSet(folders, { imgSize, batchSize: o.batchSize, workers: o.workers, device: o.device, cacheBytes: 0 }).evaluate([net]);
+    const valSet = new ValSet(folders, { imgSize, batchSize: o.batchSize, workers: o.workers, device: o.device, cacheBytes: 0 });
+    onExit(() => valSet.close());
+    const [r] = await valSet.evaluate([net]);
     return { ...r!, model, ckpt: ck.path, ema: o.ema, numClasses, imgSize, ...(ck.epoch !== undefined ? { epoch: ck.epoch } : {}) };
   });
 }

@@ -1,11 +1,11 @@
 // Evaluation on a labelled val split (main.py evaluate, plus what `spark eval` reports): every image
 // once, in dataset order, through the reference's val transform; for each model given (the model and
 // its EMA share the decoded batches) the top-1 and top-5 hits overall and per class.
-// A val split small enough is decoded once and kept (the eval transform is deterministic, so the
-// numbers are the same), which makes the per-epoch evaluations of small runs cheap.
+// A val split small enough is decoded once and kept by the loader (the eval transform is deterministic,
+// so the numbers are the same), which makes the per-epoch evaluations of small runs cheap.
 import * as torch from '../torch/index.js';
 import type { Tensor, nn } from '../torch/index.js';
-import { createClassificationLoader, type ClassificationFolders, type LabelledBatch } from '../data/index.js';
+import { createClassificationLoader, type ClassificationFolders, type ClassificationLoader, type LabelledBatch } from '../data/index.js';
 
 export interface ClassAccuracy { name: string; count: number; top1: number; top5: number }
 
@@ -28,30 +28,31 @@ export interface ValSetOptions {
   cacheBytes?: number;
 }
 
-/** The val split of a dataset, iterable once per evaluation. */
+/** The val split of a dataset, iterable once per evaluation. Call close() when done. */
 export class ValSet {
-  private cache: LabelledBatch[] | null = null;
+  private loader: ClassificationLoader | null = null;
   constructor(readonly folders: ClassificationFolders, readonly o: ValSetOptions) {
     if (folders.val.files.length === 0) throw new Error(`no images in ${folders.root}/val`);
   }
 
   get size(): number { return this.folders.val.files.length; }
 
+  // One loader for the whole run, one epoch of it per evaluation (main.py's infinite val iterator);
+  // it keeps the decoded images when they fit in cacheBytes.
   private async *batches(): AsyncGenerator<LabelledBatch> {
-    if (this.cache) { yield* this.cache; return; }
-    const bytes = this.size * 3 * this.o.imgSize * this.o.imgSize * 4;
-    const keep = bytes <= (this.o.cacheBytes ?? 256 * 2 ** 20) ? [] as LabelledBatch[] : null;
-    const loader = createClassificationLoader({
-      folders: this.folders, split: 'val', imgSize: this.o.imgSize, batchSize: Math.min(this.o.batchSize, this.size), workers: this.o.workers,
-    });
-    try {
-      for (let i = 0; i < loader.itersPerEpoch; i++) {
-        const b = await loader.next();
-        keep?.push(b);
-        yield b;
-      }
-    } finally { await loader.close(); }
-    if (keep) this.cache = keep;
+    if (!this.loader) {
+      const bytes = this.size * 3 * this.o.imgSize * this.o.imgSize * 4;
+      this.loader = createClassificationLoader({
+        folders: this.folders, split: 'val', imgSize: this.o.imgSize, batchSize: Math.min(this.o.batchSize, this.size), workers: this.o.workers,
+        cache: bytes <= (this.o.cacheBytes ?? 256 * 2 ** 20),
+      });
+    }
+    for (let i = 0; i < this.loader.itersPerEpoch; i++) yield await this.loader.next();
+  }
+
+  async close(): Promise<void> {
+    await this.loader?.close();
+    this.loader = null;
   }
 
   /** Evaluate each model (in eval mode, no grad; modes restored) on the whole split. */

@@ -261,6 +261,7 @@ async function runFinetune(o: ResolvedFinetuneOptions, onExit: OnExit): Promise<
   // the first batch before anything is written: an unreadable image fails here, naming the file
   let firstBatch: LabelledBatch | undefined = await loader.next();
   const valSet = new ValSet(folders, { imgSize: o.imgSize, batchSize: 2 * o.bs, workers: o.workers, device: o.device });
+  onExit(() => valSet.close());
 
   // monitoring
   const tb = new TensorBoardWriter(files.tensorboard);
