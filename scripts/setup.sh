@@ -64,7 +64,8 @@ if [ "$for_tests" = 1 ] && ! has_chromium; then
   fi
 fi
 
-# 2. npm dependencies (again only when the lock file changed)
+# 2. npm dependencies (again only when the lock file changed). The package's install hook
+#    (scripts/install.mjs) does nothing in a checkout: step 3 builds the addon, once.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   log "npm ci"
   npm ci --no-audit --no-fund --loglevel=error >&2

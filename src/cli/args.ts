@@ -105,3 +105,6 @@ export function helpText(usage: string, specs: FlagSpecs): string {
   }
   return lines.join('\n');
 }
+
+/** The library option name of a flag: input_size → inputSize. */
+export const camelCase = (flag: string): string => flag.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());

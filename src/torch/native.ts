@@ -15,7 +15,7 @@ export type GroupHandle = { readonly __sparktsGroup: unique symbol };
 function findAddon(): string {
   const p = path.join(repoRoot(), 'native/build/Release/sparkts.node');
   if (existsSync(p)) return p;
-  throw new Error('the sparkts native addon is not built: run `bash scripts/setup.sh` (or `npm run build:native`) first');
+  throw new Error('the sparkts native addon is not built: run `bash scripts/setup.sh` in a checkout, or `npm rebuild sparkts` where it is installed');
 }
 
 const require = createRequire(import.meta.url);

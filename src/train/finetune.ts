@@ -27,7 +27,7 @@ import {
 import { ValSet, type EvalResult } from './evaluate.js';
 import { withCleanup, prepareExpDir, runTrainingLoop, type OnExit } from './loop.js';
 import { resolveFinetuneOptions, validateFinetuneOptions, type FinetuneOptions, type ResolvedFinetuneOptions } from './finetune_options.js';
-import { TensorBoardWriter, ProgressBar, formatDuration, lossCurvePng } from './monitor/index.js';
+import { TensorBoardWriter, ProgressBar, formatDuration, lossCurvePng, silentStream } from './monitor/index.js';
 
 export interface FinetuneEpochRecord { epoch: number; trainLoss: number; trainAcc: number; acc: number; accEma: number }
 
@@ -160,7 +160,7 @@ function decideNumClasses(o: ResolvedFinetuneOptions, folders: ClassificationFol
 
 async function runFinetune(o: ResolvedFinetuneOptions, onExit: OnExit): Promise<FinetuneResult> {
   validateFinetuneOptions(o);
-  const out = o.stdout ?? process.stdout;
+  const out = o.verbose === false ? silentStream : o.stdout ?? process.stdout;
   const say = (s: string): void => { out.write(`${s}\n`); };
   const record = modelRecord(o.model);
   const prefixes = CLASSIFIER[record.family].prefixes;

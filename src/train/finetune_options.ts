@@ -61,6 +61,8 @@ export interface FinetuneOptions {
   cmd?: string;
   /** where messages and the progress bar go (default stdout) */
   stdout?: NodeJS.WritableStream & { isTTY?: boolean };
+  /** false: no messages and no progress bar (use onProgress) */
+  verbose?: boolean;
   onProgress?: (p: FinetuneProgress) => void;
   /** true when the run should stop after the current step (signals); set by the CLI */
   stopRequested?: () => boolean;
@@ -71,7 +73,7 @@ export const FINETUNE_DEFAULTS = {
   resumeFrom: '', imgSize: 224, clip: -1, sbn: true, numClasses: 0, device: 'cpu', threads: 0, seed: 0, maxIters: 0, cmd: '',
 } as const;
 
-export interface ResolvedFinetuneOptions extends Required<Omit<FinetuneOptions, 'stdout' | 'onProgress' | 'stopRequested' | 'opt'>> {
+export interface ResolvedFinetuneOptions extends Required<Omit<FinetuneOptions, 'stdout' | 'onProgress' | 'stopRequested' | 'opt' | 'verbose'>> {
   opt: FinetuneOptimizerName;
   /** lr = base_lr · bs / 256 (arg.py) */
   lr: number;
@@ -80,6 +82,7 @@ export interface ResolvedFinetuneOptions extends Required<Omit<FinetuneOptions, 
   /** the hyperparameters that came from the record rather than from the caller */
   fromRecipe: string[];
   stdout?: FinetuneOptions['stdout'];
+  verbose?: boolean;
   onProgress?: FinetuneOptions['onProgress'];
   stopRequested?: FinetuneOptions['stopRequested'];
 }

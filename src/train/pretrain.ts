@@ -2,7 +2,6 @@
 // per-iteration lr/wd schedule; checkpoints at every epoch end; exact resume; monitoring.
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { saveSafetensors } from '../torch/io/tensor_bridge.js';
@@ -21,48 +20,10 @@ import {
 } from './checkpoint.js';
 import { reconstructionGrid } from './visualize.js';
 import { initDistributed } from '../dist/index.js';
-import { TensorBoardWriter, ProgressBar, JsonlLogger, lossCurvePng, formatDuration } from './monitor/index.js';
+import { TensorBoardWriter, ProgressBar, JsonlLogger, lossCurvePng, formatDuration, silentStream } from './monitor/index.js';
+import { resolvePretrainOptions, type PretrainOptions, type ResolvedPretrainOptions } from './pretrain_options.js';
 
-export interface PretrainOptions {
-  model: string;
-  inputSize: number;
-  mask: number;
-  bs: number;
-  baseLr: number;
-  wd: number;
-  wde: number;
-  ep: number;
-  wpEp: number;
-  clip: number;
-  opt: 'lamb' | 'adamw' | 'sgd';
-  /** Adam beta2; 0 = the reference's default per model (ResNet 0.95, ConvNeXt 0.999) */
-  ada: number;
-  dp: number;
-  decoderWidth: number;
-  dataPath: string;
-  expDir: string;
-  initWeight: string;
-  resumeFrom: string;
-  seed: number;
-  threads: number;
-  device: string;
-  workers: number;
-  /** write the reconstruction grid every this many epochs (and at the last) */
-  visEvery: number;
-  /** how many images the reconstruction grid shows */
-  visImages: number;
-  safetensors: boolean;
-  /** SyncBN when distributed (the reference's --sbn, default true); ignored in one process */
-  sbn?: boolean;
-  /** stop after this many iterations in total (0 = run all epochs); for smoke tests */
-  maxIters: number;
-  /** the command line, recorded in the checkpoint's `args` and the log */
-  cmd: string;
-  /** where progress goes (default stdout) */
-  stdout?: NodeJS.WritableStream & { isTTY?: boolean };
-  /** resolves true when the run should stop after the current step (signals); set by the CLI */
-  stopRequested?: () => boolean;
-}
+export { PRETRAIN_DEFAULTS, resolvePretrainOptions, type PretrainOptions, type ResolvedPretrainOptions, type PretrainProgress } from './pretrain_options.js';
 
 export interface PretrainResult {
   /** iterations run in this invocation */
@@ -74,10 +35,17 @@ export interface PretrainResult {
   interrupted: boolean;
   sparkStylePath: string;
   timmStylePath: string;
+  /** every file the run wrote (paths absolute when expDir is) */
+  files: {
+    sparkStyle: string; timmStyle: string; safetensors?: string; log: string; tensorboard: string;
+    lossCurve?: string; reconstructions: string[];
+  };
+  /** the resolved options (defaults filled in) */
+  options: ResolvedPretrainOptions;
 }
 
 /** Check the options that can be checked before touching data or building a model. */
-export function validatePretrainOptions(o: PretrainOptions): void {
+export function validatePretrainOptions(o: ResolvedPretrainOptions): void {
   if (!isModelName(o.model)) throw new Error(`unknown model '${o.model}'; choose one of ${listModels().join(', ')}`);
   if (!(o.mask > 0 && o.mask < 1)) throw new Error(`--mask must be in (0, 1), got ${o.mask}`);
   if (!Number.isInteger(o.bs) || o.bs <= 0) throw new Error(`--bs must be a positive integer, got ${o.bs}`);
@@ -98,7 +66,7 @@ export function validatePretrainOptions(o: PretrainOptions): void {
 }
 
 /** The job's optimizer over the reference's param groups (also used by bench/spark_step.bench.ts). */
-export function buildOptimizer(o: Pick<PretrainOptions, 'opt' | 'clip'>, model: SparK, lr: number, beta2: number): Optimizer {
+export function buildOptimizer(o: Pick<ResolvedPretrainOptions, 'opt' | 'clip'>, model: SparK, lr: number, beta2: number): Optimizer {
   const groups = getParamGroups(model);
   switch (o.opt) {
     case 'lamb': return new LAMB(groups, { lr, weight_decay: 0, betas: [0.9, beta2], max_grad_norm: o.clip > 0 ? o.clip : 5 });
@@ -107,11 +75,13 @@ export function buildOptimizer(o: Pick<PretrainOptions, 'opt' | 'clip'>, model: 
   }
 }
 
-export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
+/** Run a pretraining job; options not given take PRETRAIN_DEFAULTS (the CLI's flag defaults). */
+export async function pretrain(options: PretrainOptions = {}): Promise<PretrainResult> {
+  const o = resolvePretrainOptions(options);
   return withCleanup((onExit) => runPretrain(o, onExit));
 }
 
-async function runPretrain(o: PretrainOptions, onExit: OnExit): Promise<PretrainResult> {
+async function runPretrain(o: ResolvedPretrainOptions, onExit: OnExit): Promise<PretrainResult> {
   validatePretrainOptions(o);
   // data parallelism (torchrun variables; none = one process): rank 0 writes, the others train
   const dist = initDistributed({ device: o.device });
@@ -120,7 +90,7 @@ async function runPretrain(o: PretrainOptions, onExit: OnExit): Promise<Pretrain
   const localBs = dist.localBatchSize(o.bs);
   if (dist.isMaster) prepareExpDir(o.expDir);
   if (o.threads > 0) torch.setNumThreads(o.threads);
-  const out = dist.isMaster ? o.stdout ?? process.stdout : new Writable({ write: (_c, _e, done) => done() });
+  const out = o.verbose && dist.isMaster ? o.stdout ?? process.stdout : silentStream;
   const say = (s: string): void => { out.write(`${s}\n`); };
 
   const lr = o.baseLr * o.bs / 256;                      // the reference's linear scaling
@@ -144,7 +114,7 @@ async function runPretrain(o: PretrainOptions, onExit: OnExit): Promise<Pretrain
       say(`[init_weight] ${o.initWeight}: missing ${r.missingKeys.length} keys, unexpected ${r.unexpectedKeys.length} keys`);
     } finally { disposeCheckpoint(ck); }
   }
-  dist.prepareModel(model, { syncBatchNorm: o.sbn ?? true });
+  dist.prepareModel(model, { syncBatchNorm: o.sbn });
   const optimizer = buildOptimizer(o, model, lr, beta2);
   onExit(() => optimizer.disposeState());
 
@@ -175,7 +145,7 @@ async function runPretrain(o: PretrainOptions, onExit: OnExit): Promise<Pretrain
 
   const loader: Loader = createLoader({
     root: o.dataPath, inputSize: o.inputSize, batchSize: localBs, rank: dist.rank, worldSize: dist.worldSize, seed: o.seed, workers: o.workers,
-    startEpoch: loaderEpoch, startIter: loaderIter, onWarning: (m) => process.stderr.write(`[data] ${m}\n`),
+    startEpoch: loaderEpoch, startIter: loaderIter, onWarning: (m) => { if (o.verbose) process.stderr.write(`[data] ${m}\n`); },
   });
   onExit(() => loader.close());
   const ipe = loader.itersPerEpoch;
@@ -223,7 +193,7 @@ async function runPretrain(o: PretrainOptions, onExit: OnExit): Promise<Pretrain
     const rng = new Map<string, Tensor>([['default', torch.defaultGenerator().getState()], ['mask', maskGen.getState()]]);
     const resume: ResumeRecord = {
       nextIter, loaderEpoch: Math.floor(nextIter / ipe), loaderIter: nextIter % ipe, minLoss, lastLoss, rng,
-      flags: JSON.stringify({ ...o, stdout: undefined, stopRequested: undefined }), losses,
+      flags: JSON.stringify({ ...o, stdout: undefined, onProgress: undefined, stopRequested: undefined }), losses,
     };
     try {
       saveSparkStyle(sparkPath, model, {
@@ -245,7 +215,9 @@ async function runPretrain(o: PretrainOptions, onExit: OnExit): Promise<Pretrain
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileAtomic(file, (fd) => { writeFileSync(fd, g.png); });
     tb.addImagePng('reconstruction/input|masked|rec_or_inp|rec', g.png, g.height, g.width, epoch);
+    if (!visFilesWritten.includes(file)) visFilesWritten.push(file);
   };
+  const visFilesWritten: string[] = [];
 
   let lastHp: PretrainStepResult = { loss: NaN, gradNorm: NaN, lr: NaN, wd: NaN };
   model.train();
@@ -271,6 +243,8 @@ async function runPretrain(o: PretrainOptions, onExit: OnExit): Promise<Pretrain
       if (Number.isFinite(r.gradNorm)) tb.addScalar('train_hp/grad_norm', r.gradNorm, i);
       tb.addScalar('perf/img_per_sec', imgPerSec, i);
       lastHp = r;
+      const epoch = Math.floor(i / ipe);
+      o.onProgress?.({ kind: 'step', epoch, iter: i - epoch * ipe, itersPerEpoch: ipe, globalIter: i, totalIters, loss: r.loss, lr: r.lr, wd: r.wd, imgPerSec });
     },
     progressFields: (r) => ({ loss: r.loss, lr: r.lr }),
     onEpochEnd: ({ epoch, nextIter, dataWaitPct, secPerIter, imgPerSec }) => {
@@ -280,6 +254,7 @@ async function runPretrain(o: PretrainOptions, onExit: OnExit): Promise<Pretrain
         data_wait_pct: Math.round(10 * dataWaitPct) / 10, skipped_images: loader.stats.skipped });
       tb.addScalar('perf/data_wait_pct', dataWaitPct, epoch);
       tb.addScalar('train/min_loss', minLoss, epoch);
+      o.onProgress?.({ kind: 'epoch', epoch, minLoss, lastLoss, dataWaitPct, imgPerSec });
       bar.log(`  [*] [ep${epoch}/${o.ep}]  Min/Last Recon Loss: ${minLoss.toFixed(4)} ${lastLoss.toFixed(4)},  Remain: ${formatDuration(remain)}`);
       if (dist.isMaster && ((epoch + 1) % Math.max(1, o.visEvery) === 0 || nextIter === totalIters || epoch === 0)) writeVis(epoch);
     },
@@ -287,11 +262,16 @@ async function runPretrain(o: PretrainOptions, onExit: OnExit): Promise<Pretrain
   });
   if (interrupted) bar.log(`[pretrain] stopped at iteration ${it}; checkpoint saved to ${sparkPath}; resume with --resume_from ${sparkPath}`);
   bar.close();
-  if (losses.length && dist.isMaster) {
+  const lossCurve = losses.length && dist.isMaster ? path.join(o.expDir, 'loss_curve.png') : undefined;
+  if (lossCurve) {
     const png = lossCurvePng(losses.map(([x, y]) => ({ x, y })), { title: `SparK ${o.model} pretraining loss`, xlabel: 'iteration', ylabel: 'reconstruction loss' });
-    writeFileAtomic(path.join(o.expDir, 'loss_curve.png'), (fd) => { writeFileSync(fd, png); });
+    writeFileAtomic(lossCurve, (fd) => { writeFileSync(fd, png); });
   }
   if (loader.stats.skipped) say(`[data] ${loader.stats.skipped} unreadable image(s) were skipped: ${loader.stats.skippedFiles.slice(0, 5).join(', ')}${loader.stats.skipped > 5 ? ', …' : ''}`);
   say(`[pretrain] ${interrupted ? 'interrupted' : 'finished'}: ${it - startIter} iterations, loss ${losses[0]?.[1]?.toFixed(4)} → ${lastLoss.toFixed(4)} (min ${minLoss.toFixed(4)}); checkpoints in ${o.expDir}`);
-  return { iters: it - startIter, losses, minLoss, lastLoss, interrupted, sparkStylePath: sparkPath, timmStylePath: timmPath };
+  const files = {
+    sparkStyle: sparkPath, timmStyle: timmPath, log: path.join(o.expDir, 'pretrain_log.txt'), tensorboard: path.join(o.expDir, 'tensorboard_log'),
+    reconstructions: visFilesWritten, ...(lossCurve ? { lossCurve } : {}), ...(o.safetensors ? { safetensors: timmPath.replace(/\.pth$/, '.safetensors') } : {}),
+  };
+  return { iters: it - startIter, losses, minLoss, lastLoss, interrupted, sparkStylePath: sparkPath, timmStylePath: timmPath, files, options: o };
 }

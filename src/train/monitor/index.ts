@@ -1,7 +1,7 @@
 // Training monitors: TensorBoard event files, progress display, JSON-lines log, PNG images and plots.
 export { TensorBoardWriter, readEventFile, readTfRecords, frameRecord, FILE_VERSION } from './tensorboard.js';
 export type { TbEvent, TbValue, TbImage } from './tensorboard.js';
-export { ProgressBar, formatDuration, formatNumber } from './progress.js';
+export { ProgressBar, formatDuration, formatNumber, silentStream } from './progress.js';
 export type { ProgressFields, ProgressOptions, ProgressStream } from './progress.js';
 export { JsonlLogger, readJsonl } from './jsonl.js';
 export { encodePng, pngSize, imageGrid, denormalize, IMAGENET_MEAN, IMAGENET_STD } from './png.js';

@@ -221,3 +221,6 @@ export class ProgressBar {
     this.pendingLine = final ? '' : line;
   }
 }
+
+/** A stream that drops what it is given: a job's messages and progress bar when the caller asked for none. */
+export const silentStream = { write: (): boolean => true, isTTY: false } as unknown as NodeJS.WritableStream & { isTTY?: boolean };
