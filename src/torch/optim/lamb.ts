@@ -23,7 +23,7 @@ import { keep, tidy } from '../memory.js';
 import { lambStep_, minimum, sumOfSquares, where, zeros, zerosLike } from '../generated/ops.js';
 import { tensor } from '../tensor.js';
 import { isFloating } from '../dtype.js';
-import { Optimizer, check, type ParamGroupInput } from './optimizer.js';
+import { Optimizer, check, type ParamGroup, type ParamGroupInput } from './optimizer.js';
 
 export interface LAMBOptions {
   lr?: number;
@@ -92,15 +92,7 @@ export class LAMB extends Optimizer {
     const clipGrad = this.variant === 'timm' ? (g: Tensor): Tensor => g.div_(factor) : ((r: Tensor) => (g: Tensor): Tensor => g.mul_(r))(factor.reciprocal());
 
     for (const g of this.paramGroups) {
-      const biasCorrection = this.flag(g, 'bias_correction');
-      const [beta1, beta2] = this.pair(g, 'betas');
-      const beta3 = this.flag(g, 'grad_averaging') ? 1 - beta1 : 1.0;
-      const eps = this.num(g, 'eps'), wd = this.num(g, 'weight_decay'), lr = this.num(g, 'lr');
-      const alwaysAdapt = this.flag(g, 'always_adapt'), trustClip = this.flag(g, 'trust_clip');
-      const step = g.step === undefined ? 1 : this.num(g, 'step') + 1;
-      g.step = step;
-      const bc1 = biasCorrection ? 1 - beta1 ** step : 1.0;
-      const bc2 = biasCorrection ? 1 - beta2 ** step : 1.0;
+      const { beta1, beta2, beta3, eps, wd, lr, alwaysAdapt, trustClip, bc1, bc2 } = this.advanceGroup(g);
 
       for (const p of g.params) {
         tidy(() => {
@@ -132,6 +124,20 @@ export class LAMB extends Optimizer {
     }
   }
 
+  /** A group's hyperparameters for this step, its step count advanced (both update paths use it). */
+  private advanceGroup(g: ParamGroup) {
+    const biasCorrection = this.flag(g, 'bias_correction');
+    const [beta1, beta2] = this.pair(g, 'betas');
+    const beta3 = this.flag(g, 'grad_averaging') ? 1 - beta1 : 1.0;
+    const eps = this.num(g, 'eps'), wd = this.num(g, 'weight_decay'), lr = this.num(g, 'lr');
+    const alwaysAdapt = this.flag(g, 'always_adapt'), trustClip = this.flag(g, 'trust_clip');
+    const step = g.step === undefined ? 1 : this.num(g, 'step') + 1;
+    g.step = step;
+    const bc1 = biasCorrection ? 1 - beta1 ** step : 1.0;
+    const bc2 = biasCorrection ? 1 - beta2 ** step : 1.0;
+    return { beta1, beta2, beta3, eps, wd, lr, alwaysAdapt, trustClip, bc1, bc2 };
+  }
+
   /** The fused kernel takes contiguous float32/float64 CPU tensors of one dtype (params, grads and states). */
   private fusedApplies(first: Tensor): boolean {
     if (first.device !== 'cpu' || (first.dtype !== 'float32' && first.dtype !== 'float64')) return false;
@@ -155,15 +161,7 @@ export class LAMB extends Optimizer {
     const clip = globalNorm > f(mgn) ? f(1 / f(globalNorm / f(mgn))) : 1;
 
     for (const g of this.paramGroups) {
-      const biasCorrection = this.flag(g, 'bias_correction');
-      const [beta1, beta2] = this.pair(g, 'betas');
-      const beta3 = this.flag(g, 'grad_averaging') ? 1 - beta1 : 1.0;
-      const eps = this.num(g, 'eps'), wd = this.num(g, 'weight_decay'), lr = this.num(g, 'lr');
-      const alwaysAdapt = this.flag(g, 'always_adapt'), trustClip = this.flag(g, 'trust_clip');
-      const step = g.step === undefined ? 1 : this.num(g, 'step') + 1;
-      g.step = step;
-      const bc1 = biasCorrection ? 1 - beta1 ** step : 1.0;
-      const bc2 = biasCorrection ? 1 - beta2 ** step : 1.0;
+      const { beta1, beta2, beta3, eps, wd, lr, alwaysAdapt, trustClip, bc1, bc2 } = this.advanceGroup(g);
       const ps: Tensor[] = [], gs: Tensor[] = [], ms: Tensor[] = [], vs: Tensor[] = [];
       for (const p of g.params) {
         if (!p.grad) continue;
