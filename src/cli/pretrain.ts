@@ -9,8 +9,8 @@ import { withStopSignals } from './signals.js';
 export const PRETRAIN_FLAGS: FlagSpecs = {
   data_path: { type: 'string', default: '', help: 'image folder (ImageNet layout <root>/train/<class>/* or any folder of images); default: the bundled demo photos' },
   exp_dir: { type: 'string', default: '', help: 'where checkpoints, logs and pictures go (default: exp/<model>)' },
-  model: { type: 'string', default: 'resnet50', help: 'encoder: resnet18/34/50/101/152/200, convnext_tiny/small/base/large' },
-  input_size: { type: 'int', default: 224, help: 'image side; a multiple of 32' },
+  model: { type: 'string', default: 'resnet50', help: 'encoder: resnet18/34/50/101/152/200, convnext_tiny/small/base/large, or resnet8 (small images, e.g. 32 px)' },
+  input_size: { type: 'int', default: 224, help: "image side; a multiple of the model's downsample ratio (32; 8 for resnet8)" },
   mask: { type: 'float', default: 0.6, help: 'mask ratio, in (0, 1)' },
   bs: { type: 'int', default: 4096, help: 'batch size' },
   base_lr: { type: 'float', default: 2e-4, help: 'lr = base_lr × bs / 256' },
