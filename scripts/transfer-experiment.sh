@@ -15,7 +15,7 @@
 # The in-training evaluations of `spark finetune` use a 100-image monitor set (10 per class, from the
 # test set) so that they stay cheap; the reported accuracy is step 4's, of the last checkpoint (no
 # selection on the test set). Sizes can be changed for a quicker or longer run:
-#   SEEDS="0 1 2" BUDGETS="10 100" PT_IMAGES=10240 PT_EP=1 PT_BS=32 PT_BASE_LR=0.04 DECODER_WIDTH=32 FT_EP_10=25 FT_EP_100=3
+#   SEEDS="0 1 2" BUDGETS="10 100" PT_IMAGES=10240 PT_EP=1 PT_BS=32 PT_BASE_LR=0.04 DECODER_WIDTH=32 FT_EP_10=80 FT_EP_100=10
 #   THREADS=2 OUT=exp/transfer
 # The defaults fit about an hour on a 2-core machine shared with other jobs (docs/transfer.md says what
 # that costs); on a free machine use PT_IMAGES=60000 and more epochs.
@@ -32,8 +32,8 @@ PT_BS=${PT_BS:-32}
 PT_BASE_LR=${PT_BASE_LR:-0.04}
 PT_WP_EP=${PT_WP_EP:-0.1}
 DECODER_WIDTH=${DECODER_WIDTH:-32}
-FT_STEPS_EPOCHS_100=${FT_EP_100:-3}      # 1000 images / bs 32 = 32 steps per epoch (the last one short)
-FT_STEPS_EPOCHS_10=${FT_EP_10:-25}       # 100 images / bs 32 = 4 steps per epoch (the last one short)
+FT_STEPS_EPOCHS_100=${FT_EP_100:-10}     # 1000 images / bs 32 = 32 steps per epoch (the last one short)
+FT_STEPS_EPOCHS_10=${FT_EP_10:-80}       # 100 images / bs 32 = 4 steps per epoch (the last one short)
 THREADS=${THREADS:-2}
 WORKERS=${WORKERS:-1}
 OUT=${OUT:-exp/transfer}

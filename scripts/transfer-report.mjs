@@ -188,6 +188,19 @@ if (ptHead) {
     `wall time ${min(times.get('pretrain')?.sec)}.`);
 } else L('Pretraining log not found.');
 L();
+// the pretraining's loss curve and its last reconstruction picture (input | masked | reconstruction with
+// the visible patches pasted back | reconstruction), copied next to the report
+const docDir = path.dirname(path.resolve(repo, opts.doc));
+const recDir = path.join(OUT, 'pretrain', 'reconstructions');
+const lastRec = fs.existsSync(recDir) ? fs.readdirSync(recDir).filter((f) => f.endsWith('.png')).sort().pop() : undefined;
+for (const [src, name, alt] of [[path.join(OUT, 'pretrain', 'loss_curve.png'), 'transfer_pretrain_loss.png', 'pretraining loss'],
+  [lastRec && path.join(recDir, lastRec), 'transfer_reconstruction.png', 'input | masked | reconstruction + visible | reconstruction']]) {
+  if (!src || !fs.existsSync(src)) continue;
+  const bytes = fs.readFileSync(src);
+  writeFileAtomic(path.join(docDir, name), (fd) => fs.writeFileSync(fd, bytes));
+  L(`![${alt}](${name})`);
+  L();
+}
 L('## Commands');
 L();
 L('Everything above: `bash scripts/transfer-experiment.sh` (data, pretraining, all fine-tunes, test evaluations, this report). The steps it ran:');
