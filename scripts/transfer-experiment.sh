@@ -64,7 +64,7 @@ run() {
   echo "cores=$(nproc)"
   echo "threads=$THREADS"
   echo "loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "git=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "git=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src scripts 2>/dev/null || echo ' (with uncommitted changes)')"
 } > "$OUT/machine.txt"
 
 # 1. data
