@@ -10,7 +10,7 @@ const RECIPE = 'default: the model\'s recipe (arg.py HP_DEFAULT_VALUES; see READ
 
 export const FINETUNE_FLAGS: FlagSpecs = {
   data_path: { type: 'string', help: 'dataset root with train/<class>/* and val/<class>/* (ImageNet layout)' },
-  model: { type: 'string', help: 'resnet18/34/50/101/152/200, convnext_tiny/small/base/large' },
+  model: { type: 'string', help: 'resnet18/34/50/101/152/200, convnext_tiny/small/base/large, or resnet8 (small images)' },
   resume_from: { type: 'string', help: 'weights: a *_1kpretrained_timm_style.pth, a *_withdecoder_*spark_style.pth (its encoder), or a *_1kfinetuned_*.pth to resume; none = random init' },
   exp_dir: { type: 'string', help: 'where checkpoints and logs go (default exp/<model>_finetune)' },
   img_size: { type: 'int', default: FINETUNE_DEFAULTS.imgSize, help: 'image side' },

@@ -7,8 +7,8 @@ import { withStopSignals } from './signals.js';
 export const PRETRAIN_FLAGS: FlagSpecs = {
   data_path: { type: 'string', default: D.dataPath, help: 'image folder (ImageNet layout <root>/train/<class>/* or any folder of images); default: the bundled demo photos' },
   exp_dir: { type: 'string', default: D.expDir, help: 'where checkpoints, logs and pictures go (default: exp/<model>)' },
-  model: { type: 'string', default: D.model, help: 'encoder: resnet18/34/50/101/152/200, convnext_tiny/small/base/large' },
-  input_size: { type: 'int', default: D.inputSize, help: 'image side; a multiple of 32' },
+  model: { type: 'string', default: D.model, help: 'encoder: resnet18/34/50/101/152/200, seresnet50, resnet50_gn, convnext_tiny/small/base/large, or resnet8 (small images, e.g. 32 px)' },
+  input_size: { type: 'int', default: D.inputSize, help: "image side; a multiple of the model's downsample ratio (32; 8 for resnet8)" },
   mask: { type: 'float', default: D.mask, help: 'mask ratio, in (0, 1)' },
   bs: { type: 'int', default: D.bs, help: 'batch size' },
   base_lr: { type: 'float', default: D.baseLr, help: 'lr = base_lr × bs / 256' },

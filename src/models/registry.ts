@@ -72,6 +72,8 @@ export interface ModelRecord {
   readonly family: ModelFamily;
   /** the architecture the factory builds (timm's layers per stage, or ConvNeXt depths and dims) */
   readonly arch: (typeof RESNET_ARCHS)[ResNetName] | (typeof CONVNEXT_ARCHS)[ConvNeXtName];
+  /** the encoder's downsample ratio = SparK's mask patch size (input sizes must be multiples of it) */
+  readonly downsampleRatio: number;
   /** the factory: createModel(name, opts) */
   create(opts?: CreateModelOptions): ResNet | ConvNeXt;
   readonly pretrain: PretrainFacts;
@@ -106,6 +108,13 @@ const HP = {
   convnext_tiny: row([4096, 400, 20, 'adam', 0.0002, 0.7, 0.01, 0.8, 3, 0.1, 0.9999], "sparkts: convnext_small's row with drop path 0.1, the ConvNeXt paper's ImageNet-1k value for ConvNeXt-T (not tuned)"),
   seresnet50: row([2048, 300, 5, 'lamb', 0.002, 0.7, 0.02, 0.1, 0, 0.05, 0.9999], "sparkts: resnet50's row (the same network with squeeze-excitation; not tuned)"),
   resnet50_gn: row([2048, 300, 5, 'lamb', 0.002, 0.7, 0.02, 0.1, 0, 0.05, 0.9999], "sparkts: resnet50's row (the same network with GroupNorm; not tuned)"),
+  // resnet8 is fine-tuned on a few hundred to a few thousand labelled 32-px images (docs/transfer.md):
+  // resnet50's optimizer, weight decay, layer decay, mixup and drop path, with a batch such a set can
+  // fill (32), an lr with which LAMB moves the weights in a few hundred steps (base_lr 0.16 → lr 0.02
+  // by the linear rule; LAMB's step is lr × the weight norm, so lr 4e-3 left a net from random init
+  // at chance after 100 steps), 10 epochs (≈ 320 steps on 1000 images) and an EMA decay that averages
+  // over ~100 of those steps (0.99; 0.9999 would stay near the initial weights in so few steps)
+  resnet8: row([32, 10, 1, 'lamb', 0.16, 0.7, 0.02, 0.1, 0, 0.05, 0.99], "sparkts: resnet50's row for small labelled sets of 32-px images (bs 32, lr 0.02, 10 epochs, EMA 0.99; chosen, not tuned)"),
 } as const;
 
 const RESNET_PRETRAIN = (dropPathRate: number): PretrainFacts => Object.freeze({ dropPathRate, densifyNorm: 'bn', adamBeta2: 0.95 });
@@ -113,7 +122,7 @@ const CONVNEXT_PRETRAIN = (dropPathRate: number): PretrainFacts => Object.freeze
 
 // pretrain_default_model_kwargs drop_path_rate; the models it does not list get 0
 const PRETRAIN_DROP_PATH: Record<ModelName, number> = {
-  resnet18: 0, resnet34: 0, resnet50: 0.05, resnet101: 0.08, resnet152: 0.10, resnet200: 0.15, seresnet50: 0, resnet50_gn: 0,
+  resnet8: 0, resnet18: 0, resnet34: 0, resnet50: 0.05, resnet101: 0.08, resnet152: 0.10, resnet200: 0.15, seresnet50: 0, resnet50_gn: 0,
   convnext_tiny: 0, convnext_small: 0.2, convnext_base: 0.3, convnext_large: 0.4,
 };
 
@@ -121,13 +130,13 @@ function buildRecords(): Map<string, ModelRecord> {
   const out = new Map<string, ModelRecord>();
   for (const [name, arch] of Object.entries(RESNET_ARCHS) as [ResNetName, (typeof RESNET_ARCHS)[ResNetName]][]) {
     out.set(name, Object.freeze({
-      name, family: 'resnet' as const, arch, create: (o?: CreateModelOptions) => createModel(name, o), pretrain: RESNET_PRETRAIN(PRETRAIN_DROP_PATH[name]), finetune: HP[name],
+      name, family: 'resnet' as const, arch, downsampleRatio: ('stem' in arch && arch.stem === 'small' ? 2 : 4) * 2 ** (arch.layers.length - 1), create: (o?: CreateModelOptions) => createModel(name, o), pretrain: RESNET_PRETRAIN(PRETRAIN_DROP_PATH[name]), finetune: HP[name],
       layerIdRule: resnetLayerIdRule(arch.layers),
     }));
   }
   for (const [name, arch] of Object.entries(CONVNEXT_ARCHS) as [ConvNeXtName, (typeof CONVNEXT_ARCHS)[ConvNeXtName]][]) {
     out.set(name, Object.freeze({
-      name, family: 'convnext' as const, arch, create: (o?: CreateModelOptions) => createModel(name, o), pretrain: CONVNEXT_PRETRAIN(PRETRAIN_DROP_PATH[name]), finetune: HP[name],
+      name, family: 'convnext' as const, arch, downsampleRatio: 32, create: (o?: CreateModelOptions) => createModel(name, o), pretrain: CONVNEXT_PRETRAIN(PRETRAIN_DROP_PATH[name]), finetune: HP[name],
       ...(name === 'convnext_large' ? { finetune384: HP.convnext_large_384 } : {}),
       layerIdRule: convnextLayerIdRule(arch.depths),
     }));
@@ -191,8 +200,12 @@ export function createModel(name: string, opts: CreateModelOptions = {}): ResNet
   const bad = Object.keys(opts).filter((k) => !allowed.includes(k));
   if (bad.length) throw new Error(`createModel('${name}'): unknown option${bad.length > 1 ? 's' : ''} ${bad.join(', ')}; ${family} models take ${allowed.join(', ')}`);
   if (family === 'resnet') {
-    const a: (typeof RESNET_ARCHS)[ResNetName] & { attnLayer?: 'se'; norm?: 'gn' } = RESNET_ARCHS[name as ResNetName];
-    return new ResNet({ block: a.block, layers: [...a.layers], attnLayer: a.attnLayer ?? null, norm: a.norm ?? 'bn', ...opts });
+    const a: (typeof RESNET_ARCHS)[ResNetName] & { attnLayer?: 'se'; norm?: 'gn'; channels?: readonly number[]; stemWidth?: number; stem?: 'timm' | 'small' } = RESNET_ARCHS[name as ResNetName];
+    return new ResNet({
+      block: a.block, layers: [...a.layers], attnLayer: a.attnLayer ?? null, norm: a.norm ?? 'bn',
+      ...(a.channels ? { channels: [...a.channels] } : {}), ...(a.stemWidth ? { stemWidth: a.stemWidth } : {}), ...(a.stem ? { stem: a.stem } : {}),
+      ...opts,
+    });
   }
   const a = CONVNEXT_ARCHS[name as ConvNeXtName];
   if (opts.globalPool !== undefined && opts.globalPool !== 'avg' && opts.globalPool !== '') {

@@ -26,8 +26,14 @@ export interface ResNetOptions {
   layers: number[];
   /** Stage widths (planes; a Bottleneck stage outputs 4×). timm hard-codes [64, 128, 256, 512]. */
   channels?: number[];
-  /** Width of the 7×7 stem. timm hard-codes 64 for this stem. */
+  /** Width of the stem conv. timm hard-codes 64 for its 7×7 stem. */
   stemWidth?: number;
+  /**
+   * 'timm' (default): timm's 7×7 stride-2 conv + 3×3 stride-2 max pool (×4). 'small': one 3×3 stride-2
+   * conv and no pooling (×2), for small images (sparkts's resnet8): at 32 px it keeps a 16×16 map for
+   * the first stage where timm's stem would leave 8×8.
+   */
+  stem?: 'timm' | 'small';
   inChans?: number;
   /** Classifier outputs; 0 = no classifier (fc is an Identity). Default 1000. */
   numClasses?: number;
@@ -225,7 +231,7 @@ function checkPositiveInts(v: unknown, what: string): void {
 
 export class ResNet extends nn.Module<[Tensor, EncoderForwardOptions?], Tensor | Tensor[]> implements Encoder, HasLayerIds {
   static override readonly sparseAware = true;
-  /** The reference's get_downsample_ratio: stem ×4, then ×2 per stage after the first (32 for 4 stages). */
+  /** The reference's get_downsample_ratio: stem ×4 (×2 for the 'small' stem), then ×2 per stage after the first (32 for 4 stages). */
   readonly downsampleRatio: number;
   /** The reference's get_feature_map_channels: each stage's output width. */
   readonly featureChannels: number[];
@@ -237,7 +243,8 @@ export class ResNet extends nn.Module<[Tensor, EncoderForwardOptions?], Tensor |
   readonly conv1: nn.Conv2d;
   readonly bn1: Norm2d;
   readonly act1: nn.ReLU;
-  readonly maxpool: nn.MaxPool2d;
+  /** timm's stem max pool; Identity for the 'small' stem */
+  readonly maxpool: nn.MaxPool2d | nn.Identity;
   /** layer1, layer2, … */
   readonly stages: nn.Sequential[] = [];
   globalPool: SelectAdaptivePool2d;
@@ -280,6 +287,8 @@ export class ResNet extends nn.Module<[Tensor, EncoderForwardOptions?], Tensor |
     }
     const blockLayers: BlockLayers = { norm, attnLayer: o.attnLayer ?? null };
     const stemWidth = o.stemWidth ?? 64;
+    const stem = o.stem ?? 'timm';
+    if (stem !== 'timm' && stem !== 'small') throw new Error(`ResNet: stem must be 'timm' or 'small', got ${JSON.stringify(o.stem)}`);
     const inChans = o.inChans ?? 3;
     this.blockKind = o.block;
     this.numClasses = numClasses;
@@ -288,10 +297,12 @@ export class ResNet extends nn.Module<[Tensor, EncoderForwardOptions?], Tensor |
     // Construction order matters beyond the names: each layer's default init draws from the RNG,
     // so building in timm's order (stem, then per stage the downsample before its blocks, then fc)
     // makes a seeded model reproduce timm's weights.
-    this.conv1 = this.registerModule('conv1', new nn.Conv2d(inChans, stemWidth, 7, { stride: 2, padding: 3, bias: false }));
+    this.conv1 = this.registerModule('conv1', stem === 'timm'
+      ? new nn.Conv2d(inChans, stemWidth, 7, { stride: 2, padding: 3, bias: false })
+      : new nn.Conv2d(inChans, stemWidth, 3, { stride: 2, padding: 1, bias: false }));
     this.bn1 = this.registerModule('bn1', norm(stemWidth));
     this.act1 = this.registerModule('act1', new nn.ReLU(true));
-    this.maxpool = this.registerModule('maxpool', new nn.MaxPool2d(3, { stride: 2, padding: 1 }));
+    this.maxpool = this.registerModule('maxpool', stem === 'timm' ? new nn.MaxPool2d(3, { stride: 2, padding: 1 }) : new nn.Identity());
 
     // timm's make_blocks (output_stride 32: no dilation; down_kernel_size 1: plain 1×1 conv shortcut)
     const numBlocks = o.layers.reduce((a, b) => a + b, 0);
@@ -321,7 +332,7 @@ export class ResNet extends nn.Module<[Tensor, EncoderForwardOptions?], Tensor |
       this.featureChannels.push(outplanes);
     });
     this.numFeatures = inplanes;
-    this.downsampleRatio = 4 * 2 ** (channels.length - 1);
+    this.downsampleRatio = (stem === 'timm' ? 4 : 2) * 2 ** (channels.length - 1);
 
     this.globalPool = this.registerModule('global_pool', new SelectAdaptivePool2d(globalPool, globalPool !== ''));
     this.fc = this.registerModule('fc', numClasses > 0 ? new nn.Linear(this.numFeatures, numClasses) : new nn.Identity());
@@ -369,7 +380,8 @@ export class ResNet extends nn.Module<[Tensor, EncoderForwardOptions?], Tensor |
     const ctx = opts.ctx;
     if (x.ndim !== 4) throw new Error(`ResNet.forward: expected an (N, C, H, W) image batch, got shape [${x.shape}]`);
     let y = consume(this.conv1.forward(x, ctx), (t) => this.bn1.forward(t, ctx));
-    y = consume(this.act1.forward(y), (t) => this.maxpool.forward(t, ctx));
+    y = this.act1.forward(y);
+    if (this.maxpool instanceof nn.MaxPool2d) y = consume(y, (t) => (this.maxpool as nn.MaxPool2d).forward(t, ctx));
     if (opts.hierarchical) {
       const maps: Tensor[] = [];
       for (const s of this.stages) { y = s.forward(y, ctx); maps.push(y); }
@@ -387,7 +399,12 @@ export class ResNet extends nn.Module<[Tensor, EncoderForwardOptions?], Tensor |
   }
 }
 
-/** timm's layer counts for the registered ResNets. */
+/**
+ * timm's layer counts for the registered ResNets, and sparkts's resnet8: a small ResNet for 28-px images
+ * resized to 32 (Fashion-MNIST; docs/transfer.md). 8 weighted layers as He et al.'s CIFAR ResNet-8
+ * (3×3 stem, three one-block stages of widths 16/32/64, fc), but with a stride-2 stem so that a
+ * 32-px input gives maps of 16/8/4 px: downsample ratio 8, a 4×4 grid of SparK mask patches.
+ */
 export const RESNET_ARCHS = {
   resnet18: { block: 'basic', layers: [2, 2, 2, 2] },
   resnet34: { block: 'basic', layers: [3, 4, 6, 3] },
@@ -399,4 +416,6 @@ export const RESNET_ARCHS = {
   seresnet50: { block: 'bottleneck', layers: [3, 4, 6, 3], attnLayer: 'se' },
   // timm 0.5.4 resnet50_gn: norm_layer=GroupNorm (32 groups) everywhere
   resnet50_gn: { block: 'bottleneck', layers: [3, 4, 6, 3], norm: 'gn' },
-} as const satisfies Record<string, { block: ResNetBlockKind; layers: readonly number[]; attnLayer?: ResNetAttn; norm?: ResNetNorm }>;
+  // sparkts's small ResNet for 32-px images (docs/transfer.md; not a timm model)
+  resnet8: { block: 'basic', layers: [1, 1, 1], channels: [16, 32, 64], stemWidth: 16, stem: 'small' },
+} as const satisfies Record<string, { block: ResNetBlockKind; layers: readonly number[]; attnLayer?: ResNetAttn; norm?: ResNetNorm; channels?: readonly number[]; stemWidth?: number; stem?: 'timm' | 'small' }>;

@@ -49,8 +49,10 @@ export function validatePretrainOptions(o: ResolvedPretrainOptions): void {
   if (!isModelName(o.model)) throw new Error(`unknown model '${o.model}'; choose one of ${listModels().join(', ')}`);
   if (!(o.mask > 0 && o.mask < 1)) throw new Error(`--mask must be in (0, 1), got ${o.mask}`);
   if (!Number.isInteger(o.bs) || o.bs <= 0) throw new Error(`--bs must be a positive integer, got ${o.bs}`);
-  if (!Number.isInteger(o.inputSize) || o.inputSize <= 0 || o.inputSize % 32) {
-    throw new Error(`--input_size ${o.inputSize} is not a multiple of the downsample ratio 32; use e.g. ${Math.max(1, Math.round(o.inputSize / 32)) * 32}`);
+  // the mask patch is the encoder's downsample ratio: 32 for the timm ResNets and ConvNeXts, 8 for resnet8
+  const ratio = modelRecord(o.model).downsampleRatio;
+  if (!Number.isInteger(o.inputSize) || o.inputSize <= 0 || o.inputSize % ratio) {
+    throw new Error(`--input_size ${o.inputSize} is not a multiple of ${o.model}'s downsample ratio ${ratio}; use e.g. ${Math.max(1, Math.round(o.inputSize / ratio)) * ratio}`);
   }
   if (!Number.isInteger(o.ep) || o.ep <= 0) throw new Error(`--ep must be a positive integer, got ${o.ep}`);
   if (!(o.wpEp >= 0)) throw new Error(`--wp_ep must be ≥ 0, got ${o.wpEp}`);

@@ -145,7 +145,7 @@ describe('bad input in a child process: one error line, non-zero exit, checkpoin
 const inProcess: (Case & { code: 1 | 2 })[] = [
   { name: 'non-numeric value', flags: () => ['--bs', 'four'], re: /^--bs must be a number, got 'four'$/, code: 2 },
   { name: 'unknown model', flags: () => ['--model', 'resnet9'], re: /^unknown model 'resnet9'; choose one of resnet18, /, code: 1 },
-  { name: 'input size not a multiple of 32', flags: () => ['--input_size', '40'], re: /^--input_size 40 is not a multiple of the downsample ratio 32; use e\.g\. 32$/, code: 1 },
+  { name: 'input size not a multiple of 32', flags: () => ['--input_size', '40'], re: /^--input_size 40 is not a multiple of resnet\d+'s downsample ratio 32; use e\.g\. 32$/, code: 1 },
   { name: 'mask 1', flags: () => ['--mask', '1'], re: /^--mask must be in \(0, 1\), got 1$/, code: 1 },
   { name: 'bs 0', flags: () => ['--bs', '0'], re: /^--bs must be a positive integer, got 0$/, code: 1 },
   {

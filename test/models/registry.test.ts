@@ -12,8 +12,8 @@ import { getParamGroupsWithNames } from '../../src/train/param_groups.js';
 
 const noLeaks = leakCheck();
 
-test('listModels: the timm ResNets and the reference ConvNeXts', () => {
-  assert.deepEqual(listModels(), ['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'resnet200', 'seresnet50', 'resnet50_gn',
+test("listModels: the timm ResNets, sparkts's resnet8 and the reference ConvNeXts", () => {
+  assert.deepEqual(listModels(), ['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'resnet200', 'seresnet50', 'resnet50_gn', 'resnet8',
     'convnext_tiny', 'convnext_small', 'convnext_base', 'convnext_large']);
   assert.ok(isModelName('resnet50') && !isModelName('resnet51') && !isModelName('toString'));
 });
@@ -26,6 +26,8 @@ test('createModel: blocks per stage as timm / the reference define them', () => 
     resnet152: { block: 'bottleneck', layers: [3, 8, 36, 3] }, resnet200: { block: 'bottleneck', layers: [3, 24, 36, 3] },
     // timm 0.5.4 seresnet50 (block_args attn_layer='se') and resnet50_gn (norm_layer=GroupNorm)
     seresnet50: { block: 'bottleneck', layers: [3, 4, 6, 3], attnLayer: 'se' }, resnet50_gn: { block: 'bottleneck', layers: [3, 4, 6, 3], norm: 'gn' },
+    // sparkts's small ResNet for 32-px images (not timm's)
+    resnet8: { block: 'basic', layers: [1, 1, 1], channels: [16, 32, 64], stemWidth: 16, stem: 'small' },
   });
   assert.deepEqual(CONVNEXT_ARCHS, {
     convnext_tiny: { depths: [3, 3, 9, 3], dims: [96, 192, 384, 768] }, convnext_small: { depths: [3, 3, 27, 3], dims: [96, 192, 384, 768] },
@@ -49,7 +51,7 @@ test('createModel: blocks per stage as timm / the reference define them', () => 
 
 test('unknown names and options fail with one line naming the fix', () => {
   assert.throws(() => createModel('resnet51'),
-    /^Error: unknown model 'resnet51'; known models: resnet18, resnet34, resnet50, resnet101, resnet152, resnet200, seresnet50, resnet50_gn, convnext_tiny, convnext_small, convnext_base, convnext_large$/);
+    /^Error: unknown model 'resnet51'; known models: resnet18, resnet34, resnet50, resnet101, resnet152, resnet200, seresnet50, resnet50_gn, resnet8, convnext_tiny, convnext_small, convnext_base, convnext_large$/);
   assert.throws(() => createModel('resnet18', { layerScaleInitValue: 1 }), /createModel\('resnet18'\): unknown option layerScaleInitValue; resnet models take numClasses, globalPool, dropPathRate, inChans, skipInit, dropRate, zeroInitLastBn/);
   assert.throws(() => createModel('convnext_tiny', { dropRate: 0.1, zeroInitLastBn: true }), /unknown options dropRate, zeroInitLastBn; convnext models take/);
   assert.throws(() => createModel('convnext_tiny', { globalPool: 'max' }), /globalPool must be 'avg' or '' for ConvNeXt/);
@@ -59,7 +61,7 @@ test('unknown names and options fail with one line naming the fix', () => {
 test("pretraining defaults are the reference's (models/__init__.py)", () => {
   const dp: Record<string, number> = {
     resnet50: 0.05, resnet101: 0.08, resnet152: 0.10, resnet200: 0.15, convnext_small: 0.2, convnext_base: 0.3, convnext_large: 0.4,
-    resnet18: 0, resnet34: 0, convnext_tiny: 0, seresnet50: 0, resnet50_gn: 0,
+    resnet8: 0, resnet18: 0, resnet34: 0, convnext_tiny: 0, seresnet50: 0, resnet50_gn: 0,
   };
   for (const name of listModels()) assert.deepEqual(pretrainDefaults(name), { numClasses: 0, globalPool: '', dropPathRate: dp[name] }, name);
 });
