@@ -221,6 +221,10 @@ async function runFinetune(o: ResolvedFinetuneOptions, onExit: OnExit): Promise<
     throw new Error(`--bs ${o.bs} leaves no full batch of the ${folders.train.files.length} training images (${loader.samplesPerEpoch} per epoch${o.repAug ? ` with --rep_aug ${o.repAug}` : ''}); pass a smaller --bs`);
   }
   const totalIters = o.ep * ipe;
+  // the cosine schedule divides by (total - 1): one iteration in all has no schedule to follow
+  if (totalIters < 2) {
+    throw new Error(`--ep ${o.ep} × ${ipe} iteration${ipe === 1 ? '' : 's'} per epoch is ${totalIters} iteration in all; the lr schedule needs at least 2: pass a larger --ep or a smaller --bs`);
+  }
   const recipe: FinetuneRecipe = createFinetuneRecipe(model, {
     opt: o.opt, lr: o.lr, wd: o.wd, lrScale: o.lrScale, clip: o.clip, mixup: o.mixup, numClasses,
     warmupIters: o.wpEp * ipe, maxIters: totalIters, seed: o.seed,

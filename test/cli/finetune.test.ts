@@ -114,6 +114,7 @@ const cases: Case[] = [
   { name: '--num_classes disagreeing with the resumed run', args: () => [...tiny(data, exp), '--num_classes', '5', '--resume_from', last], re: /^spark: error: --num_classes 5 disagrees with the run in .*resnet18_1kfinetuned_last\.pth \(4 classes\); drop --num_classes/ },
   { name: 'another --bs than the resumed run (its recorded position would mean another image)', args: () => [...tiny(data, exp), '--bs', '4', '--resume_from', last], re: /^spark: error: --bs 4 differs from the run in .*resnet18_1kfinetuned_last\.pth \(8\); resume it with --bs 8, or start a new run in another --exp_dir$/ },
   { name: '--num_classes below the class folders', args: () => [...tiny(data, exp), '--num_classes', '3'], re: /^spark: error: --num_classes 3 cannot hold the 4 class folders of .*; pass --num_classes 4 or more$/ },
+  { name: 'a run too short for the lr schedule (1 iteration in all)', args: () => [...tiny(data, exp), '--bs', '16', '--ep', '1'], re: /^spark: error: --ep 1 × 1 iteration per epoch is 1 iteration in all; the lr schedule needs at least 2: pass a larger --ep or a smaller --bs$/ },
   { name: 'unknown flag', args: () => [...tiny(data, exp), '--learning_rate', '1'], re: /^spark: error: unknown flag --learning_rate/, code: 2 },
   { name: 'eval: a pretraining checkpoint', args: () => ['eval', '--ckpt', r18Timm(), '--data_path', data, '--model', 'resnet18'], re: /^spark: error: checkpoint .*r18_timm\.pth has no classifier \(fc\.weight\); it holds encoder weights only/ },
 ];
