@@ -14,14 +14,18 @@ import { SparK, type DensifyNorm } from '../spark/index.js';
 import { getParamGroups } from './param_groups.js';
 import { lrWdAnnealing } from './schedule.js';
 
-export interface GoldenCase {
-  name: string;
+/** The network fields every fixture's `case` has (pretraining and fine-tuning fixtures alike). */
+export interface CaseNetwork {
   arch: 'resnet' | 'convnext';
   block?: 'basic' | 'bottleneck';
   layers?: number[];
   channels?: number[];
   depths?: number[];
   dims?: number[];
+}
+
+export interface GoldenCase extends CaseNetwork {
+  name: string;
   input_size: number;
   batch: number;
   mask_ratio: number;
@@ -93,18 +97,32 @@ export class CheckList {
 
 /** The SparK model a fixture's `case` describes (ResNet stem width = channels[0], as the fixtures). */
 export function buildCaseModel(c: GoldenCase): SparK {
-  const encoder = c.arch === 'resnet'
-    ? new ResNet({ block: c.block ?? 'basic', layers: req(c.layers, 'layers'), channels: req(c.channels, 'channels'), stemWidth: req(c.channels, 'channels')[0], numClasses: 0, globalPool: '' })
-    : c.arch === 'convnext'
-      ? new ConvNeXt({ depths: req(c.depths, 'depths'), dims: req(c.dims, 'dims'), numClasses: 0 })
-      : (() => { throw new Error(`golden case has unknown arch ${JSON.stringify(c.arch)} (expected resnet or convnext)`); })();
+  const encoder = buildCaseNetwork(c, { what: 'golden case', numClasses: 0, defaultBlock: 'basic' });
   return new SparK(encoder, { inputSize: c.input_size, maskRatio: c.mask_ratio, densifyNorm: c.densify_norm, decoderWidth: c.decoder_width });
 }
 
-function req<T>(v: T | undefined, what: string): T {
-  if (v === undefined) throw new Error(`golden case is missing '${what}'`);
+/**
+ * The network a fixture's case describes (ResNet stem width = channels[0]): an encoder without head
+ * or pooling at numClasses 0, else a classifier. `what` names the fixture kind in errors; skipInit for
+ * weights the fixture's state overwrites.
+ */
+export function buildCaseNetwork(c: CaseNetwork, o: { what: string; numClasses: number; defaultBlock: 'basic' | 'bottleneck'; skipInit?: boolean }): ResNet | ConvNeXt {
+  const head = { numClasses: o.numClasses, ...(o.skipInit ? { skipInit: true } : {}) };
+  if (c.arch === 'resnet') {
+    const channels = requireField(c.channels, 'channels', o.what);
+    return new ResNet({ block: c.block ?? o.defaultBlock, layers: requireField(c.layers, 'layers', o.what), channels, stemWidth: channels[0], ...head, ...(o.numClasses ? {} : { globalPool: '' as const }) });
+  }
+  if (c.arch === 'convnext') return new ConvNeXt({ depths: requireField(c.depths, 'depths', o.what), dims: requireField(c.dims, 'dims', o.what), ...head });
+  throw new Error(`${o.what} has unknown arch ${JSON.stringify(c.arch)} (expected resnet or convnext)`);
+}
+
+/** A field a fixture must have: one error naming it and the fixture kind. */
+export function requireField<T>(v: T | undefined | null, field: string, what = 'golden case'): T {
+  if (v === undefined || v === null) throw new Error(`${what} is missing '${field}'`);
   return v;
 }
+
+const req = <T>(v: T | undefined, field: string): T => requireField(v, field);
 
 /** ‖a − b‖ / max(‖b‖, 1e-12), in float64. */
 export function relativeError(a: Tensor, b: Tensor): number {

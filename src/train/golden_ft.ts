@@ -10,7 +10,7 @@ import * as torch from '../torch/index.js';
 import { nn, type Tensor } from '../torch/index.js';
 import { loadSafetensors } from '../torch/io/tensor_bridge.js';
 import { ResNet, ConvNeXt, createClassifier, isModelName, listModels } from '../models/index.js';
-import { CheckList, parseTolerances, relativeError, maxAbsError, type Check } from './golden.js';
+import { CheckList, parseTolerances, relativeError, maxAbsError, buildCaseNetwork, requireField, type Check, type CaseNetwork } from './golden.js';
 import { getParamGroupsWithNames } from './param_groups.js';
 import { createFinetuneRecipe, finetuneStep, type FinetuneOptimizerName, type FinetuneRecipe } from './finetune/step.js';
 import type { MixDecision } from './finetune/mixup.js';
@@ -29,14 +29,8 @@ export const FT_TOLERANCE = {
   integer: 0,
 } as const;
 
-export interface FinetuneCase {
+export interface FinetuneCase extends CaseNetwork {
   name: string;
-  arch: 'resnet' | 'convnext';
-  block?: 'basic' | 'bottleneck';
-  layers?: number[];
-  channels?: number[];
-  depths?: number[];
-  dims?: number[];
   num_classes: number;
   input_size: number;
   batch: number;
@@ -81,19 +75,11 @@ export function isFinetuneFixture(path: string): boolean {
   return readSafetensorsMetadata(path).kind === 'finetune';
 }
 
-function req<T>(v: T | undefined | null, what: string): T {
-  if (v === undefined || v === null) throw new Error(`fine-tuning fixture case is missing '${what}'`);
-  return v;
-}
+const req = <T>(v: T | undefined | null, field: string): T => requireField(v, field, 'fine-tuning fixture case');
 
 /** The classifier a fixture's case describes (ResNet stem width = channels[0], head from the last stage). */
 export function buildFinetuneCaseModel(c: FinetuneCase): ResNet | ConvNeXt {
-  if (c.arch === 'resnet') {
-    const channels = req(c.channels, 'channels');
-    return new ResNet({ block: c.block ?? 'bottleneck', layers: req(c.layers, 'layers'), channels, stemWidth: channels[0], numClasses: c.num_classes, skipInit: true });
-  }
-  if (c.arch === 'convnext') return new ConvNeXt({ depths: req(c.depths, 'depths'), dims: req(c.dims, 'dims'), numClasses: c.num_classes, skipInit: true });
-  throw new Error(`fine-tuning fixture has unknown arch ${JSON.stringify(c.arch)} (expected resnet or convnext)`);
+  return buildCaseNetwork(c, { what: 'fine-tuning fixture case', numClasses: c.num_classes, defaultBlock: 'bottleneck', skipInit: true });
 }
 
 /** {param name: [lr_scale, weight_decay_scale]} as our param groups assign them. */
