@@ -39,19 +39,45 @@ function checkInt(name: string, v: number, min: number): void {
   if (!Number.isSafeInteger(v) || v < min) throw new Error(`sampler: ${name} must be an integer >= ${min}, got ${v}`);
 }
 
-export class InfiniteBatchSampler implements BatchSampler {
+/**
+ * The {epoch, iter} cursor both samplers move: the batch at the cursor, then one iteration on (and to
+ * the next epoch after its last). A sampler supplies its epoch length and the batch at a position.
+ */
+abstract class EpochCursor {
+  protected epoch = 0;
+  protected iter = 0;
+  abstract readonly itersPerEpoch: number;
+  abstract batchAt(epoch: number, iter: number): SampledBatch;
+
+  /** Where the next batch comes from: resume a sampler with these as startEpoch/startIter. */
+  get state(): { epoch: number; iter: number } {
+    return { epoch: this.epoch, iter: this.iter };
+  }
+
+  /** The next batch; advances to the next iteration (and epoch). */
+  next(): SampledBatch {
+    const b = this.batchAt(this.epoch, this.iter);
+    this.iter++;
+    if (this.iter === this.itersPerEpoch) {
+      this.iter = 0;
+      this.epoch++;
+    }
+    return b;
+  }
+}
+
+export class InfiniteBatchSampler extends EpochCursor implements BatchSampler {
   readonly n: number;
   readonly batchSize: number;
   readonly seed: number;
   readonly itersPerEpoch: number;
   readonly rank: number;
   readonly worldSize: number;
-  private epoch: number;
-  private iter: number;
   private perm: Int32Array | null = null;
   private permEpoch = -1;
 
   constructor(opts: SamplerOptions) {
+    super();
     const { n, batchSize, seed = 0, startEpoch = 0, startIter = 0, rank = 0, worldSize = 1 } = opts;
     checkInt('n (the number of images)', n, 1);
     checkInt('batchSize', batchSize, 1);
@@ -83,10 +109,6 @@ export class InfiniteBatchSampler implements BatchSampler {
     return this.perm;
   }
 
-  /** Where the next batch comes from: resume a sampler with these as startEpoch/startIter. */
-  get state(): { epoch: number; iter: number } {
-    return { epoch: this.epoch, iter: this.iter };
-  }
 
   /** The batch at a given position, without moving. */
   batchAt(epoch: number, iter: number): SampledBatch {
@@ -102,16 +124,6 @@ export class InfiniteBatchSampler implements BatchSampler {
     return { epoch, iter, indices, positions };
   }
 
-  /** The next batch; advances to the next iteration (and epoch). */
-  next(): SampledBatch {
-    const b = this.batchAt(this.epoch, this.iter);
-    this.iter++;
-    if (this.iter === this.itersPerEpoch) {
-      this.iter = 0;
-      this.epoch++;
-    }
-    return b;
-  }
 }
 
 // ---- Fine-tuning samplers: finite epochs of a fixed per-rank index sequence ----
@@ -232,16 +244,15 @@ export interface EpochSamplerOptions {
  * Batches of `batchSize` over each epoch's sequence, the last one short; epochs follow one another
  * without end (the caller runs `itersPerEpoch` iterations per epoch). {epoch, iter} is the whole state.
  */
-export class EpochBatchSampler implements BatchSampler {
+export class EpochBatchSampler extends EpochCursor implements BatchSampler {
   readonly batchSize: number;
   readonly itersPerEpoch: number;
   private readonly order: EpochOrder;
-  private epoch: number;
-  private iter: number;
   private seq: Int32Array | null = null;
   private seqEpoch = -1;
 
   constructor(o: EpochSamplerOptions) {
+    super();
     const { batchSize, startEpoch = 0, startIter = 0 } = o;
     checkInt('batchSize', batchSize, 1);
     checkInt('startEpoch', startEpoch, 0);
@@ -256,9 +267,6 @@ export class EpochBatchSampler implements BatchSampler {
     this.iter = startIter;
   }
 
-  get state(): { epoch: number; iter: number } {
-    return { epoch: this.epoch, iter: this.iter };
-  }
 
   /** The epoch's index sequence (cached for the current epoch). */
   epochIndices(epoch: number): Int32Array {
@@ -282,13 +290,4 @@ export class EpochBatchSampler implements BatchSampler {
     return { epoch, iter, indices, positions };
   }
 
-  next(): SampledBatch {
-    const b = this.batchAt(this.epoch, this.iter);
-    this.iter++;
-    if (this.iter === this.itersPerEpoch) {
-      this.iter = 0;
-      this.epoch++;
-    }
-    return b;
-  }
 }
