@@ -40,6 +40,9 @@ export const CORE = [
   ['cudaSynchronize', '', 'void', 'wait for the current CUDA device'],
   ['setAllowTF32', 'on: boolean', 'void', 'TF32 in cuDNN convolutions and cuBLAS matmuls'],
   ['buildInfo', '', '{ torchVersion: string; parallelInfo: string; cuda: boolean }', 'libtorch version, parallel backend, CUDA'],
+  // the caching CPU allocator (native/src/cpu_allocator.cc)
+  ['cpuAllocatorStats', '', '{ caching: boolean; liveBytes: number; cachedBytes: number; highWaterBytes: number; freshMaps: number; reuses: number; unmaps: number }', 'large-block counters of the caching CPU allocator'],
+  ['cpuAllocatorEmptyCache', '', 'void', 'unmap every cached block and reset the high-water mark'],
 ];
 
 // The c10d entries (native/src/dist.cc, registerDist), under the addon's `dist` object. Without gloo

@@ -256,6 +256,11 @@ ENTRY(buildInfo) {
 
 }  // namespace
 
+// native/src/cpu_allocator.cc
+void installCpuAllocator();
+Napi::Value cpuAllocatorStats(const Napi::CallbackInfo& info);
+Napi::Value cpuAllocatorEmptyCache(const Napi::CallbackInfo& info);
+
 void registerCore(Napi::Env env, Napi::Object e) {
 #define REG(name) e.Set(#name, Napi::Function::New(env, name, #name))
   REG(fromBuffer); REG(toBuffer); REG(item); REG(meta); REG(strides); REG(dispose); REG(isDisposed);
@@ -263,6 +268,7 @@ void registerCore(Napi::Env env, Napi::Object e) {
   REG(backward); REG(setGradEnabled); REG(isGradEnabled); REG(setNumThreads); REG(getNumThreads);
   REG(manualSeed); REG(newGenerator); REG(defaultGenerator); REG(generatorState); REG(setGeneratorState);
   REG(cudaIsAvailable); REG(cudaDeviceCount); REG(cudaSynchronize); REG(setAllowTF32); REG(buildInfo);
+  REG(cpuAllocatorStats); REG(cpuAllocatorEmptyCache);
 #undef REG
 }
 
@@ -272,6 +278,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // c10::Error symbolises a C++ backtrace on construction (~20 ms each); our messages keep only the
   // first line of what_without_backtrace(), so skip that work and make a failed op cheap.
   c10::SetStackTraceFetcher([] { return std::string(); });
+  sparkts::installCpuAllocator();  // before the first tensor: see cpu_allocator.cc
   sparkts::registerCore(env, exports);
   sparkts::registerDist(env, exports);
   auto ops = Napi::Object::New(env);

@@ -2,7 +2,7 @@
 export * from './generated/ops.js';
 export { Tensor, tensor, wrap, type NestedArray } from './tensor.js';
 export { zeros, ones, empty, full, eye, linspace, arange, rand, randn, randint, randperm, normal, bernoulli } from './creation.js';
-export { tidy, keep, dispose, liveTensorCount, nativeMemory } from './memory.js';
+export { tidy, keep, dispose, liveTensorCount, nativeMemory, cpuAllocatorStats, emptyCpuCache, type CpuAllocatorStats } from './memory.js';
 export { noGrad, enableGrad, isGradEnabled, backward } from './autograd.js';
 export { Generator, manualSeed, defaultGenerator } from './random.js';
 export { setNumThreads, getNumThreads, defaultNumThreads } from './threads.js';

@@ -79,3 +79,30 @@ export function nativeMemory(): { reportedBytes: number; v8ExternalBytes: number
   const [reportedBytes, v8ExternalBytes] = native.externalMemory() as [number, number];
   return { reportedBytes, v8ExternalBytes };
 }
+
+/** Counters of the caching CPU allocator (native/src/cpu_allocator.cc) for blocks of 1 MiB and more. */
+export interface CpuAllocatorStats {
+  /** false when SPARKTS_CPU_ALLOCATOR=system kept libtorch's default (malloc) allocator */
+  caching: boolean;
+  liveBytes: number;
+  cachedBytes: number;
+  /** the most that live + cached ever held: roughly the allocator's share of the peak resident size */
+  highWaterBytes: number;
+  freshMaps: number;
+  reuses: number;
+  unmaps: number;
+}
+
+/**
+ * libtorch's CPU tensors come from sparkts's caching allocator: freed blocks are kept and handed out
+ * again, because a training step allocates the same sizes every iteration and fresh memory costs a
+ * page fault per 4 KiB page. These are its counters.
+ */
+export function cpuAllocatorStats(): CpuAllocatorStats {
+  return native.cpuAllocatorStats();
+}
+
+/** Give every cached (free) CPU block back to the operating system, e.g. before a long idle spell. */
+export function emptyCpuCache(): void {
+  native.cpuAllocatorEmptyCache();
+}

@@ -287,6 +287,10 @@ export interface NativeAddon {
   setAllowTF32(on: boolean): void;
   /** libtorch version, parallel backend, CUDA */
   buildInfo(): { torchVersion: string; parallelInfo: string; cuda: boolean };
+  /** large-block counters of the caching CPU allocator */
+  cpuAllocatorStats(): { caching: boolean; liveBytes: number; cachedBytes: number; highWaterBytes: number; freshMaps: number; reuses: number; unmaps: number };
+  /** unmap every cached block and reset the high-water mark */
+  cpuAllocatorEmptyCache(): void;
   ops: NativeOps;
   dist: NativeDist;
 }
