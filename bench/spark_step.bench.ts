@@ -1,12 +1,18 @@
-// The whole SparK pretraining step, sparkts beside the reference PyTorch code, on the same CPU.
+// The whole SparK pretraining step (or the fine-tuning step), sparkts beside the reference PyTorch code,
+// on the same CPU.
 //
-//   REF=/path/with/SparK+timm node dist/bench/spark_step.bench.js [--models resnet50,convnext_small]
-//     [--size 224] [--bs 8] [--rounds 3] [--iters 2] [--warmup 1] [--threads 2] [--no-ref] [--base DIR]
+//   REF=/path/with/SparK+timm node dist/bench/spark_step.bench.js [--job pretrain|finetune]
+//     [--models resnet50,convnext_small] [--size 224] [--bs 8] [--rounds 3] [--iters 2] [--warmup 1]
+//     [--threads 2] [--no-ref] [--base DIR]
 //
-// One iteration = what the pretraining loop does per batch (no data loading): lr/wd schedule, random
-// mask, forward, backward, LAMB step. Ours is src/train/pretrain_step.ts's pretrainStep (the function
-// the job calls); the reference's is ../shared/refbench/ref_step.py (REF_STEP to point elsewhere),
-// which needs REF (a folder holding SparK/ and timm/; timm may come from PYTHONPATH instead).
+// --job pretrain: one iteration = what the pretraining loop does per batch (no data loading): lr/wd
+// schedule, random mask, forward, backward, LAMB step. Ours is src/train/pretrain_step.ts's pretrainStep
+// (the function the job calls); the reference's is ../shared/refbench/ref_step.py (REF_STEP to point
+// elsewhere), which needs REF (a folder holding SparK/ and timm/; timm may come from PYTHONPATH instead).
+// --job finetune: one iteration of the downstream recipe with the model's registry defaults (lr/wd
+// schedule, BatchMixup, forward, backward, timm Lamb/AdamW, EMA update). Ours is
+// src/train/finetune/step.ts's finetuneStep; the reference's is bench/baseline/ft_ref_step.py, which runs
+// the reference's downstream_imagenet code on timm's model.
 // Each side runs in its own process per round (so peak RSS is each process's own), both with the same
 // thread count and the same loop: W warm-up + I timed iterations, median reported. Rounds alternate
 // which side goes first; reported per side: median s/step over rounds, images/s, peak RSS, and
@@ -19,16 +25,18 @@ import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as torch from '../src/torch/index.js';
-import { createPretrainEncoder, modelRecord } from '../src/models/index.js';
+import { createClassifier, createPretrainEncoder, modelRecord } from '../src/models/index.js';
 import { SparK } from '../src/spark/index.js';
 import { buildOptimizer } from '../src/train/pretrain.js';
 import { pretrainStep } from '../src/train/pretrain_step.js';
+import { createFinetuneRecipe, finetuneStep } from '../src/train/finetune/index.js';
 import { machineLine, median } from './paired.js';
 import { benchArgs } from './args.js';
 
 interface SideResult { sec_per_iter: number; img_per_sec: number; loss: number; maxrss_mb: number; threads: number; torch?: string }
 
 const { flags } = benchArgs('spark_step.bench', 'usage: REF=<folder with SparK/ and timm/> node dist/bench/spark_step.bench.js [flags]', {
+  job: { type: 'string', default: 'pretrain', help: 'pretrain (the SparK step) or finetune (the downstream classification step)' },
   models: { type: 'string', default: 'resnet50,convnext_small', help: 'comma-separated registered models' },
   size: { type: 'int', default: 224, min: 32, help: 'input size' },
   bs: { type: 'int', default: 8, min: 1, help: 'batch size' },
@@ -43,11 +51,27 @@ const { flags } = benchArgs('spark_step.bench', 'usage: REF=<folder with SparK/ 
 const size = flags.size as number, bs = flags.bs as number;
 const iters = flags.iters as number, warmup = flags.warmup as number;
 const threads = flags.threads as number;
+const job = flags.job as string;
+if (job !== 'pretrain' && job !== 'finetune') {
+  console.error(`spark_step.bench: --job must be pretrain or finetune, got '${job}'`);
+  process.exit(2);
+}
 
-/** Child mode: time our step for one model, print one JSON line (the same fields as ref_step.py). */
-function runOurs(model: string): SideResult {
-  torch.setNumThreads(threads);
-  torch.manualSeed(0);
+/** Child mode: W warm-up + I timed runs of `step(it)` (which returns the loss); one JSON line's fields. */
+function timeSteps(step: (it: number) => number): SideResult {
+  const times: number[] = [];
+  let loss = NaN;
+  for (let it = 0; it < warmup + iters; it++) {
+    const t0 = performance.now();
+    loss = step(it);
+    if (it >= warmup) times.push((performance.now() - t0) / 1000);
+  }
+  const s = median(times);
+  return { sec_per_iter: s, img_per_sec: bs / s, loss, maxrss_mb: Math.round(process.resourceUsage().maxRSS / 1024), threads: torch.getNumThreads() };
+}
+
+/** Our SparK pretraining step for one model, as the job builds it. */
+function runOursPretrain(model: string): SideResult {
   const facts = modelRecord(model).pretrain;
   const spark = new SparK(createPretrainEncoder(model, { dropPathRate: 0 }), {
     inputSize: size, maskRatio: 0.6, densifyNorm: facts.densifyNorm,
@@ -57,15 +81,20 @@ function runOurs(model: string): SideResult {
   const optimizer = buildOptimizer({ opt: 'lamb', clip: 5 }, spark, peakLr, facts.adamBeta2);
   const maskGen = new torch.Generator(1);
   const x = torch.randn([bs, 3, size, size]).keep();
-  const times: number[] = [];
-  let loss = NaN;
-  for (let it = 0; it < warmup + iters; it++) {
-    const t0 = performance.now();
-    loss = pretrainStep(spark, optimizer, x, maskGen, it, { peakLr, wd: 0.04, wdEnd: 0.2, warmupIters: 1, totalIters: 100, clip: 5 }).loss;
-    if (it >= warmup) times.push((performance.now() - t0) / 1000);
-  }
-  const s = median(times);
-  return { sec_per_iter: s, img_per_sec: bs / s, loss, maxrss_mb: Math.round(process.resourceUsage().maxRSS / 1024), threads: torch.getNumThreads() };
+  return timeSteps((it) => pretrainStep(spark, optimizer, x, maskGen, it, { peakLr, wd: 0.04, wdEnd: 0.2, warmupIters: 1, totalIters: 100, clip: 5 }).loss);
+}
+
+/** Our fine-tuning step for one model with its registry defaults (1000 classes, EMA on), as ft_ref_step.py. */
+function runOursFinetune(model: string): SideResult {
+  const hp = modelRecord(model).finetune;
+  const classifier = createClassifier(model, { numClasses: 1000, dropPathRate: hp.drop_path });
+  const emaModule = createClassifier(model, { numClasses: 1000, dropPathRate: hp.drop_path, skipInit: true });
+  const recipe = createFinetuneRecipe(classifier, {
+    opt: hp.opt, lr: hp.base_lr * bs / 256, wd: hp.wd, lrScale: hp.lr_scale, clip: 0, mixup: hp.mixup,
+    numClasses: 1000, warmupIters: 1, maxIters: 100, seed: 0,
+  }, { module: emaModule, decay: hp.ema });
+  const batch = { input: torch.randn([bs, 3, size, size]).keep(), target: torch.arange(bs).remainder(1000).keep() };
+  return timeSteps((it) => finetuneStep(recipe, batch, it).loss);
 }
 
 function lastJson(out: string, who: string): SideResult {
@@ -81,10 +110,15 @@ function spawnSide(cmd: string, args: string[], who: string): SideResult {
 }
 
 if (flags.child) {
-  console.log(JSON.stringify(runOurs(flags.child as string)));
+  torch.setNumThreads(threads);
+  torch.manualSeed(0);
+  const model = flags.child as string;
+  console.log(JSON.stringify(job === 'finetune' ? runOursFinetune(model) : runOursPretrain(model)));
 } else {
   const here = path.dirname(fileURLToPath(import.meta.url));
-  const refStep = process.env.REF_STEP ?? [path.resolve(here, '../../shared/refbench/ref_step.py'), path.resolve(here, '../../../shared/refbench/ref_step.py')].find(existsSync);
+  const refStep = job === 'finetune'
+    ? path.resolve(here, '../../bench/baseline/ft_ref_step.py')
+    : process.env.REF_STEP ?? [path.resolve(here, '../../shared/refbench/ref_step.py'), path.resolve(here, '../../../shared/refbench/ref_step.py')].find(existsSync);
   const useRef = !flags.no_ref && !!process.env.REF && !!refStep;
   if (!useRef && !flags.no_ref) {
     console.error('spark_step.bench: set REF to a folder holding the reference SparK/ and timm/ (see ../shared/refbench/ref_step.py), or pass --no-ref to time sparkts alone');
@@ -95,7 +129,7 @@ if (flags.child) {
   const python = process.env.PYTHON ?? '/usr/bin/python3';
   torch.setNumThreads(threads);
   console.log(machineLine());
-  console.log(`SparK step at ${size}×${size}, batch ${bs}, ${threads} threads; each side its own process per round: ${warmup} warm-up + ${iters} timed iterations (median); ${rounds} rounds, alternating order`);
+  console.log(`${job === 'finetune' ? 'fine-tuning' : 'SparK'} step at ${size}×${size}, batch ${bs}, ${threads} threads; each side its own process per round: ${warmup} warm-up + ${iters} timed iterations (median); ${rounds} rounds, alternating order`);
   const self = fileURLToPath(import.meta.url);
   const common = ['--size', String(size), '--bs', String(bs), '--iters', String(iters), '--warmup', String(warmup), '--threads', String(threads)];
   const base = flags.base as string;
@@ -103,9 +137,9 @@ if (flags.child) {
   if (base && !existsSync(baseBench)) { console.error(`spark_step.bench: --base ${base} has no ${baseBench}; build that checkout with this bench in it`); process.exit(2); }
   for (const model of models) {
     const sides: { name: string; run: () => SideResult; results: SideResult[] }[] = [
-      { name: 'sparkts', run: () => spawnSide(process.execPath, [self, '--child', model, ...common], 'sparkts'), results: [] },
+      { name: 'sparkts', run: () => spawnSide(process.execPath, [self, '--job', job, '--child', model, ...common], 'sparkts'), results: [] },
     ];
-    if (base) sides.push({ name: 'base', run: () => spawnSide(process.execPath, [baseBench, '--child', model, ...common], 'base'), results: [] });
+    if (base) sides.push({ name: 'base', run: () => spawnSide(process.execPath, [baseBench, '--job', job, '--child', model, ...common], 'base'), results: [] });
     if (useRef) sides.push({ name: 'reference', run: () => spawnSide(python, [refStep!, '--model', model, ...common], 'reference'), results: [] });
     for (let r = 0; r < rounds; r++) {
       for (let k = 0; k < sides.length; k++) {
