@@ -25,11 +25,7 @@ import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as torch from '../src/torch/index.js';
-import { createClassifier, createPretrainEncoder, modelRecord } from '../src/models/index.js';
-import { SparK } from '../src/spark/index.js';
-import { buildOptimizer } from '../src/train/pretrain.js';
-import { pretrainStep } from '../src/train/pretrain_step.js';
-import { createFinetuneRecipe, finetuneStep } from '../src/train/finetune/index.js';
+import { buildFinetuneStep, buildPretrainStep } from './steps.js';
 import { machineLine, median } from './paired.js';
 import { benchArgs } from './args.js';
 
@@ -70,33 +66,6 @@ function timeSteps(step: (it: number) => number): SideResult {
   return { sec_per_iter: s, img_per_sec: bs / s, loss, maxrss_mb: Math.round(process.resourceUsage().maxRSS / 1024), threads: torch.getNumThreads() };
 }
 
-/** Our SparK pretraining step for one model, as the job builds it. */
-function runOursPretrain(model: string): SideResult {
-  const facts = modelRecord(model).pretrain;
-  const spark = new SparK(createPretrainEncoder(model, { dropPathRate: 0 }), {
-    inputSize: size, maskRatio: 0.6, densifyNorm: facts.densifyNorm,
-  });
-  spark.train();
-  const peakLr = 2e-4 * bs / 256;
-  const optimizer = buildOptimizer({ opt: 'lamb', clip: 5 }, spark, peakLr, facts.adamBeta2);
-  const maskGen = new torch.Generator(1);
-  const x = torch.randn([bs, 3, size, size]).keep();
-  return timeSteps((it) => pretrainStep(spark, optimizer, x, maskGen, it, { peakLr, wd: 0.04, wdEnd: 0.2, warmupIters: 1, totalIters: 100, clip: 5 }).loss);
-}
-
-/** Our fine-tuning step for one model with its registry defaults (1000 classes, EMA on), as ft_ref_step.py. */
-function runOursFinetune(model: string): SideResult {
-  const hp = modelRecord(model).finetune;
-  const classifier = createClassifier(model, { numClasses: 1000, dropPathRate: hp.drop_path });
-  const emaModule = createClassifier(model, { numClasses: 1000, dropPathRate: hp.drop_path, skipInit: true });
-  const recipe = createFinetuneRecipe(classifier, {
-    opt: hp.opt, lr: hp.base_lr * bs / 256, wd: hp.wd, lrScale: hp.lr_scale, clip: 0, mixup: hp.mixup,
-    numClasses: 1000, warmupIters: 1, maxIters: 100, seed: 0,
-  }, { module: emaModule, decay: hp.ema });
-  const batch = { input: torch.randn([bs, 3, size, size]).keep(), target: torch.arange(bs).remainder(1000).keep() };
-  return timeSteps((it) => finetuneStep(recipe, batch, it).loss);
-}
-
 function lastJson(out: string, who: string): SideResult {
   const line = out.trim().split('\n').reverse().find((l) => l.startsWith('{'));
   if (!line) throw new Error(`spark_step.bench: ${who} printed no result:\n${out.slice(-2000)}`);
@@ -113,7 +82,7 @@ if (flags.child) {
   torch.setNumThreads(threads);
   torch.manualSeed(0);
   const model = flags.child as string;
-  console.log(JSON.stringify(job === 'finetune' ? runOursFinetune(model) : runOursPretrain(model)));
+  console.log(JSON.stringify(timeSteps(job === 'finetune' ? buildFinetuneStep(model, size, bs) : buildPretrainStep(model, size, bs))));
 } else {
   const here = path.dirname(fileURLToPath(import.meta.url));
   const refStep = job === 'finetune'

@@ -1,7 +1,7 @@
 {
   "targets": [{
     "target_name": "sparkts",
-    "sources": ["src/glue.cc", "src/core.cc", "src/custom_ops.cc", "src/dist.cc", "src/cpu_allocator.cc", "generated/ops.cc"],
+    "sources": ["src/glue.cc", "src/core.cc", "src/custom_ops.cc", "src/dist.cc", "src/cpu_allocator.cc", "src/profiler.cc", "generated/ops.cc"],
     "include_dirs": [
       "<!(node -p \"require('node-addon-api').include_dir\")",
       "<!@(node ../scripts/libtorch.mjs --include-dirs)"

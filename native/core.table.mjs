@@ -43,6 +43,11 @@ export const CORE = [
   // the caching CPU allocator (native/src/cpu_allocator.cc)
   ['cpuAllocatorStats', '', '{ caching: boolean; liveBytes: number; cachedBytes: number; highWaterBytes: number; freshMaps: number; reuses: number; unmaps: number }', 'large-block counters of the caching CPU allocator'],
   ['cpuAllocatorEmptyCache', '', 'void', 'unmap every cached block and reset the high-water mark'],
+  // libtorch's op profiler (native/src/profiler.cc)
+  ['profilerStart', '', 'void', 'record every op dispatched on this thread'],
+  ['profilerStop', '', '{ name: string; selfUs: number; totalUs: number; calls: number }[]', 'stop; per op name (\'[optimizer] \' prefixed inside an optimizer step): self and total µs, calls'],
+  ['profilerRangeStart', 'name: string', 'unknown', 'open a named user range (record_function); returns its handle'],
+  ['profilerRangeEnd', 'range: unknown', 'void', 'close a range opened by profilerRangeStart'],
 ];
 
 // The c10d entries (native/src/dist.cc, registerDist), under the addon's `dist` object. Without gloo

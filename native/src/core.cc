@@ -260,6 +260,11 @@ ENTRY(buildInfo) {
 void installCpuAllocator();
 Napi::Value cpuAllocatorStats(const Napi::CallbackInfo& info);
 Napi::Value cpuAllocatorEmptyCache(const Napi::CallbackInfo& info);
+// native/src/profiler.cc
+Napi::Value profilerStart(const Napi::CallbackInfo& info);
+Napi::Value profilerStop(const Napi::CallbackInfo& info);
+Napi::Value profilerRangeStart(const Napi::CallbackInfo& info);
+Napi::Value profilerRangeEnd(const Napi::CallbackInfo& info);
 
 void registerCore(Napi::Env env, Napi::Object e) {
 #define REG(name) e.Set(#name, Napi::Function::New(env, name, #name))
@@ -269,6 +274,7 @@ void registerCore(Napi::Env env, Napi::Object e) {
   REG(manualSeed); REG(newGenerator); REG(defaultGenerator); REG(generatorState); REG(setGeneratorState);
   REG(cudaIsAvailable); REG(cudaDeviceCount); REG(cudaSynchronize); REG(setAllowTF32); REG(buildInfo);
   REG(cpuAllocatorStats); REG(cpuAllocatorEmptyCache);
+  REG(profilerStart); REG(profilerStop); REG(profilerRangeStart); REG(profilerRangeEnd);
 #undef REG
 }
 

@@ -11,6 +11,7 @@ export type { DType, Device, MemoryFormat, TensorOptions, TypedArray } from './d
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export * as distributed from './distributed.js';
+export * as profiler from './profiler.js';
 // file formats: safetensors and PyTorch .pth (raw tensors), and their bridge to Tensors
 export * as io from './io/index.js';
 export { loadSafetensors, saveSafetensors, rawToTensor, tensorToRaw } from './io/tensor_bridge.js';

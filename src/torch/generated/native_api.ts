@@ -291,6 +291,14 @@ export interface NativeAddon {
   cpuAllocatorStats(): { caching: boolean; liveBytes: number; cachedBytes: number; highWaterBytes: number; freshMaps: number; reuses: number; unmaps: number };
   /** unmap every cached block and reset the high-water mark */
   cpuAllocatorEmptyCache(): void;
+  /** record every op dispatched on this thread */
+  profilerStart(): void;
+  /** stop; per op name ('[optimizer] ' prefixed inside an optimizer step): self and total µs, calls */
+  profilerStop(): { name: string; selfUs: number; totalUs: number; calls: number }[];
+  /** open a named user range (record_function); returns its handle */
+  profilerRangeStart(name: string): unknown;
+  /** close a range opened by profilerRangeStart */
+  profilerRangeEnd(range: unknown): void;
   ops: NativeOps;
   dist: NativeDist;
 }
