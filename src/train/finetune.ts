@@ -26,7 +26,7 @@ import { openClassificationFolders, createClassificationLoader, classificationEp
 import { createFinetuneRecipe, finetuneStep, type FinetuneRecipe } from './finetune/index.js';
 import { loadCheckpoint, disposeCheckpoint, type LoadedCheckpoint } from './checkpoint.js';
 import {
-  CLASSIFIER, finetunedName, saveFinetuneCheckpoint, readFinetuneResume, loadModelWeights, loadRunState, type FinetuneResume,
+  CLASSIFIER, finetunedName, saveFinetuneCheckpoint, readFinetuneResume, loadModelWeights, loadRunState, resumePosition, type FinetuneResume,
 } from './ft_checkpoint.js';
 import { ValSet, type EvalResult } from './evaluate.js';
 import { withCleanup, prepareExpDir, runTrainingLoop, type OnExit } from './loop.js';
@@ -161,22 +161,6 @@ function decideNumClasses(o: ResolvedFinetuneOptions, folders: ClassificationFol
       `${o.numClasses ? `pass --num_classes ${nFolders} or more` : 'fine-tune with the data it was made for'}`);
   }
   return k;
-}
-
-/**
- * Where a resumed run continues: the recorded loader position. A run resumed on another number of ranks
- * with the same global --bs sees the same images per iteration, but its shards may round to another
- * number of iterations per epoch: an epoch-end checkpoint then starts that epoch under the new count,
- * and one saved inside an epoch is refused (its position means other images now).
- */
-function resumePosition(resume: FinetuneResume, file: string, ipe: number): { epoch: number; iter: number } {
-  const was = JSON.parse(resume.flags) as { itersPerEpoch?: number; worldSize?: number };
-  const { loaderEpoch: epoch, loaderIter: iter } = resume;
-  // older checkpoints lack itersPerEpoch: derive it from the global iteration when an epoch was completed
-  const ipeWas = was.itersPerEpoch ?? (epoch > 0 ? (resume.nextIter - iter) / epoch : undefined);
-  if (iter === 0 || (ipeWas ?? ipe) === ipe && iter < ipe) return { epoch, iter };
-  throw new Error(`${file} was saved at iteration ${iter} of epoch ${epoch} on ${was.worldSize ?? 'another number of'} rank(s), whose epochs have ${ipeWas ?? `more than ${iter}`} iterations; ` +
-    `here they have ${ipe}: resume it on the same number of ranks, or from a checkpoint saved at an epoch end`);
 }
 
 async function runFinetune(o: ResolvedFinetuneOptions, onExit: OnExit): Promise<FinetuneResult> {
