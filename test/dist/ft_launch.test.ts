@@ -66,3 +66,28 @@ test('2 ranks: the run finishes, rank 0 alone prints and writes; the checkpoint 
   assert.deepEqual([r2.iters, r2.interrupted, r2.epochs, r2.history.length], [2, false, 3, 3]);
   assert.match(said, /resuming at iteration 4\b/);
 });
+
+test('SIGINT on the launcher: every rank stops after the same step, rank 0 saves that position, exit 0', { skip }, async () => {
+  const exp = path.join(root, 'exp-sigint');
+  let sent = false;
+  const r = await spark(['launch', '--nproc_per_node', '2', '--master_port', '0', '--timeout', '30', '--', 'finetune', ...flags(exp, ['--ep', '1000'])], {
+    timeoutMs: 180_000,
+    onStdout: (text, p) => { if (!sent && /\[ep0\/1000\]\s+\[1\/2\]/.test(text)) { sent = true; p.kill('SIGINT'); } },
+  });
+  assert.ok(sent, `no progress line:\n${r.stdout}\n${r.stderr}`);
+  assert.equal(r.code, 0, `exit code; stderr:\n${r.stderr}`);
+  const m = /\[finetune\] stopped at iteration (\d+); checkpoint saved/.exec(r.stdout);
+  assert.ok(m, `stop message:\n${r.stdout}\n${r.stderr}`);
+  const c = loadCheckpoint(path.join(exp, finetunedName('resnet18', 'last')));
+  try {
+    const res = readFinetuneResume(c)!;
+    assert.equal(res.nextIter, Number(m[1]));
+    for (const t of res.rng.values()) t.dispose();
+  } finally { disposeCheckpoint(c); }
+});
+
+test('a global --bs the ranks cannot share: one line naming the flag and a fix', { skip }, async () => {
+  const r = await spark(['launch', '--nproc_per_node', '2', '--master_port', '0', '--timeout', '30', '--', 'finetune', ...flags(path.join(root, 'exp-bs'), ['--bs', '7'])], { timeoutMs: 120_000 });
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /spark: error: --bs 7 is not divisible by the 2 ranks; use a multiple of 2/);
+});
