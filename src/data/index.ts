@@ -39,6 +39,7 @@ export {
 export { createLoader, type Batch, type Loader, type LoaderOptions, type LoaderStats } from './loader.js';
 export {
   createClassificationLoader,
+  classificationEpoch,
   type ClassificationLoader,
   type ClassificationLoaderOptions,
   type LabelledBatch,

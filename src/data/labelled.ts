@@ -68,6 +68,25 @@ export interface ClassificationLoader extends AsyncIterable<LabelledBatch> {
   readonly position: { epoch: number; iter: number };
 }
 
+/** The reference's sampler of a split (see the header): one epoch's index sequence for this rank. */
+function epochOrder(o: Pick<ClassificationLoaderOptions, 'split' | 'repAug' | 'seed' | 'rank' | 'world'>, n: number): EpochOrder {
+  const seed = o.seed ?? 0, repAug = o.repAug ?? 0;
+  const rank = { rank: o.rank ?? 0, world: o.world ?? 1 };
+  if (o.split === 'val') return sequentialOrder({ n, ...rank });
+  if (repAug > 0) return repeatAugOrder({ n, repeats: repAug, seed, ...rank });
+  return shuffledOrder({ n, seed, ...rank });
+}
+
+/**
+ * The epoch a loader with these options would walk, without starting one (no decoding): a job needs
+ * the iterations per epoch to place a resumed run before it starts its loader there.
+ */
+export function classificationEpoch(o: Pick<ClassificationLoaderOptions, 'folders' | 'split' | 'batchSize' | 'repAug' | 'rank' | 'world'>): { samplesPerEpoch: number; itersPerEpoch: number } {
+  const split = o.split === 'train' ? o.folders.train : o.folders.val;
+  const order = epochOrder(o, split.files.length);
+  return { samplesPerEpoch: order.length, itersPerEpoch: new EpochBatchSampler({ order, batchSize: o.batchSize }).itersPerEpoch };
+}
+
 class LabelledLoader implements ClassificationLoader {
   readonly classes: readonly string[];
   readonly samplesPerEpoch: number;
@@ -88,12 +107,8 @@ class LabelledLoader implements ClassificationLoader {
     const repAug = o.repAug ?? 0;
     if (!Number.isSafeInteger(repAug) || repAug < 0) throw new Error(`classification loader: repAug must be an integer >= 0, got ${repAug}`);
     const seed = o.seed ?? 0;
-    const n = split.files.length;
     const rank = { rank: o.rank ?? 0, world: o.world ?? 1 };
-    let order: EpochOrder;
-    if (o.split === 'val') order = sequentialOrder({ n, ...rank });
-    else if (repAug > 0) order = repeatAugOrder({ n, repeats: repAug, seed, ...rank });
-    else order = shuffledOrder({ n, seed, ...rank });
+    const order = epochOrder(o, split.files.length);
     const sampler = new EpochBatchSampler({ order, batchSize: o.batchSize, startEpoch: o.startEpoch ?? 0, startIter: o.startIter ?? 0 });
     this.classes = o.folders.classes;
     this.labels = split.labels;

@@ -1,4 +1,4 @@
-// Data parallelism for any training job (pretrain now, fine-tune later): one process per rank, the
+// Data parallelism for any training job (pretrain, fine-tune): one process per rank, the
 // reference's DDP semantics on libtorch's c10d.
 //   - the model's parameters and buffers are broadcast from rank 0 once (DDP's construction);
 //   - after backward, gradients are averaged over ranks with a bucketed allreduce (DDP's reducer);
@@ -118,14 +118,23 @@ export class DistContext {
     }
   }
 
-  /** The mean over ranks of each value (one small allreduce, float64). */
-  meanOverRanks(values: number[]): number[] {
+  /**
+   * The sum over ranks of each value (one small allreduce, float64: counts stay exact up to 2^53), e.g.
+   * the correct predictions and images of each rank's share of an evaluation.
+   */
+  sumOverRanks(values: number[]): number[] {
     if (!this.group) return values;
     const t = torch.tensor(values, { dtype: 'float64' });
     try {
       this.collective('a scalar allreduce', (g) => g.allreduce(t, 'sum'));
-      return Array.from(t.toTypedArray() as Float64Array, (v) => v / this.worldSize);
+      return Array.from(t.toTypedArray() as Float64Array);
     } finally { t.dispose(); }
+  }
+
+  /** The mean over ranks of each value (one small allreduce, float64). */
+  meanOverRanks(values: number[]): number[] {
+    if (!this.group) return values;
+    return this.sumOverRanks(values).map((v) => v / this.worldSize);
   }
 
   /**

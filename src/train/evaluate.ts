@@ -3,6 +3,10 @@
 // its EMA share the decoded batches) the top-1 and top-5 hits overall and per class.
 // A val split small enough is decoded once and kept by the loader (the eval transform is deterministic,
 // so the numbers are the same), which makes the per-epoch evaluations of small runs cheap.
+// Data parallel (the reference's evaluate under torch.distributed): each rank evaluates its contiguous
+// share of the dataset order (DistInfiniteBatchSampler with shuffle=False, filling=False: no image padded
+// or seen twice) and the hit and image counts are summed over the ranks — counts, not a mean of the ranks'
+// accuracies — so every rank gets the accuracy one process computes on the whole split.
 import * as torch from '../torch/index.js';
 import type { Tensor, nn } from '../torch/index.js';
 import { createClassificationLoader, type ClassificationFolders, type ClassificationLoader, type LabelledBatch } from '../data/index.js';
@@ -26,6 +30,8 @@ export interface ValSetOptions {
   device: string;
   /** keep the decoded split in memory when it takes at most this many bytes (default 256 MiB) */
   cacheBytes?: number;
+  /** data parallel: this rank's share, and the sum of counts over the ranks (a DistContext); default one process */
+  ranks?: { rank: number; worldSize: number; sumOverRanks(values: number[]): number[] };
 }
 
 /** The val split of a dataset, iterable once per evaluation. Call close() when done. */
@@ -33,6 +39,10 @@ export class ValSet {
   private loader: ClassificationLoader | null = null;
   constructor(readonly folders: ClassificationFolders, readonly o: ValSetOptions) {
     if (folders.val.files.length === 0) throw new Error(`no images in ${folders.root}/val`);
+    const world = o.ranks?.worldSize ?? 1;
+    if (folders.val.files.length < world) {
+      throw new Error(`${folders.root}/val has ${folders.val.files.length} image(s), fewer than the ${world} ranks evaluating it; add val images or run on fewer processes`);
+    }
   }
 
   get size(): number { return this.folders.val.files.length; }
@@ -44,6 +54,7 @@ export class ValSet {
       const bytes = this.size * 3 * this.o.imgSize * this.o.imgSize * 4;
       this.loader = createClassificationLoader({
         folders: this.folders, split: 'val', imgSize: this.o.imgSize, batchSize: Math.min(this.o.batchSize, this.size), workers: this.o.workers,
+        rank: this.o.ranks?.rank ?? 0, world: this.o.ranks?.worldSize ?? 1,
         cache: bytes <= (this.o.cacheBytes ?? 256 * 2 ** 20),
       });
     }
@@ -55,10 +66,10 @@ export class ValSet {
     this.loader = null;
   }
 
-  /** Evaluate each model (in eval mode, no grad; modes restored) on the whole split. */
+  /** Evaluate each model (in eval mode, no grad; modes restored) on the whole split (this rank's share, counts summed over ranks). */
   async evaluate(models: nn.Module[]): Promise<EvalResult[]> {
     const classes = this.folders.classes;
-    const acc = models.map(() => classes.map(() => ({ count: 0, top1: 0, top5: 0 })));
+    let acc = models.map(() => classes.map(() => ({ count: 0, top1: 0, top5: 0 })));
     const modes = models.map((m) => m.training);
     for (const m of models) m.eval();
     try {
@@ -81,6 +92,7 @@ export class ValSet {
     } finally {
       models.forEach((m, i) => m.train(modes[i]));
     }
+    if (this.o.ranks) acc = sumCounts(acc, this.o.ranks.sumOverRanks.bind(this.o.ranks));
     return acc.map((perClass) => {
       const count = perClass.reduce((s, c) => s + c.count, 0);
       const hit1 = perClass.reduce((s, c) => s + c.top1, 0), hit5 = perClass.reduce((s, c) => s + c.top5, 0);
@@ -90,6 +102,15 @@ export class ValSet {
       };
     });
   }
+}
+
+type Counts = { count: number; top1: number; top5: number };
+
+/** Every model's per-class counts summed over the ranks, in one allreduce. */
+function sumCounts(acc: Counts[][], sum: (values: number[]) => number[]): Counts[][] {
+  const flat = sum(acc.flatMap((perClass) => perClass.flatMap((c) => [c.count, c.top1, c.top5])));
+  let i = 0;
+  return acc.map((perClass) => perClass.map(() => ({ count: flat[i++]!, top1: flat[i++]!, top5: flat[i++]! })));
 }
 
 /**

@@ -5,6 +5,10 @@
 // `ep_eval` epochs → <model>_1kfinetuned_{last,best,best_ema}.pth, finetune_log.txt, TensorBoard
 // (ft_train/*, ft_eval/*, ft_hp/*), an accuracy curve. A stop request saves and returns; a fine-tune
 // checkpoint of ours resumes exactly (epoch, position in it, optimizer, EMA, schedule, sampler, RNG).
+// Data parallel under `spark launch` (main.py under torch.distributed with DDP): --bs is the global batch,
+// each rank trains bs/world of it from its shard of the train sampler, gradients are averaged after
+// backward, --sbn (default on, as arg.py) synchronises BatchNorm statistics, each rank evaluates its share
+// of the val split and the counts are summed, and rank 0 alone prints and writes (data_parallel.ts).
 //
 // Where we differ from main.py, on purpose: --resume_from may be empty (random init, for from-scratch
 // baselines) or a *_withdecoder_*spark_style.pth (its encoder); the EMA starts from the loaded weights
@@ -18,14 +22,15 @@ import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { writeFileAtomic } from '../torch/io/atomic.js';
 import { createClassifier, modelRecord } from '../models/index.js';
-import { openClassificationFolders, createClassificationLoader, repoRoot, type ClassificationFolders, type LabelledBatch } from '../data/index.js';
+import { openClassificationFolders, createClassificationLoader, classificationEpoch, repoRoot, type ClassificationFolders, type LabelledBatch } from '../data/index.js';
 import { createFinetuneRecipe, finetuneStep, type FinetuneRecipe } from './finetune/index.js';
 import { loadCheckpoint, disposeCheckpoint, type LoadedCheckpoint } from './checkpoint.js';
 import {
-  CLASSIFIER, finetunedName, saveFinetuneCheckpoint, readFinetuneResume, loadModelWeights, loadRunState, type FinetuneResume,
+  CLASSIFIER, finetunedName, saveFinetuneCheckpoint, readFinetuneResume, loadModelWeights, loadRunState, resumePosition, type FinetuneResume,
 } from './ft_checkpoint.js';
 import { ValSet, type EvalResult } from './evaluate.js';
 import { withCleanup, prepareExpDir, runTrainingLoop, type OnExit } from './loop.js';
+import { joinDataParallel, stepSync, agreedStop } from './data_parallel.js';
 import { resolveFinetuneOptions, validateFinetuneOptions, type FinetuneOptions, type ResolvedFinetuneOptions } from './finetune_options.js';
 import { TensorBoardWriter, ProgressBar, formatDuration, lossCurvePng, silentStream } from './monitor/index.js';
 
@@ -160,7 +165,10 @@ function decideNumClasses(o: ResolvedFinetuneOptions, folders: ClassificationFol
 
 async function runFinetune(o: ResolvedFinetuneOptions, onExit: OnExit): Promise<FinetuneResult> {
   validateFinetuneOptions(o);
-  const out = o.verbose === false ? silentStream : o.stdout ?? process.stdout;
+  // data parallelism (torchrun variables; none = one process): rank 0 prints and writes, the others train
+  const { dist, device, localBs } = joinDataParallel(o, onExit);
+  o = { ...o, device };
+  const out = o.verbose === false || !dist.isMaster ? silentStream : o.stdout ?? process.stdout;
   const say = (s: string): void => { out.write(`${s}\n`); };
   const record = modelRecord(o.model);
   const prefixes = CLASSIFIER[record.family].prefixes;
@@ -188,7 +196,13 @@ async function runFinetune(o: ResolvedFinetuneOptions, onExit: OnExit): Promise<
     }
   }
   const numClasses = decideNumClasses(o, folders, ck, resume, prefixes);
-  prepareExpDir(o.expDir);
+  // the train sampler's epoch for this rank decides the iterations per epoch, which the schedule and a resumed position need
+  const { samplesPerEpoch, itersPerEpoch: ipe } = classificationEpoch({ folders, split: 'train', batchSize: localBs, repAug: o.repAug, rank: dist.rank, world: dist.worldSize });
+  if (ipe < 1) {
+    throw new Error(`--bs ${o.bs} leaves no full batch of the ${folders.train.files.length} training images (${samplesPerEpoch} per epoch${o.repAug ? ` with --rep_aug ${o.repAug}` : ''}); pass a smaller --bs`);
+  }
+  const resumeAt = resume ? resumePosition(resume, ck!.path, ipe) : undefined;
+  if (dist.isMaster) prepareExpDir(o.expDir);
   if (o.threads > 0) torch.setNumThreads(o.threads);
   torch.manualSeed(o.seed);
 
@@ -209,17 +223,17 @@ async function runFinetune(o: ResolvedFinetuneOptions, onExit: OnExit): Promise<
     say(`[load_checkpoint] unexpected_keys=${pyList(r.unexpectedKeys)}`);
     say(`[load_checkpoint] ep_start=${epStart}, performance_desc=${performanceDesc}`);
   }
+  // DDP's start (rank 0's weights everywhere) and SyncBN, before the EMA copies the model: the reference
+  // builds its EMA before converting to SyncBatchNorm, and so the EMA's BatchNorms stay plain ones here too
+  dist.prepareModel(model, { syncBatchNorm: o.sbn });
+  const position = resumeAt ?? { epoch: epStart, iter: 0 };
 
-  // data: the train loader decides the iterations per epoch, which the schedule needs
+  // data: this rank's shard of the reference's train sampler, bs/world images per step
   const loader = createClassificationLoader({
-    folders, split: 'train', imgSize: o.imgSize, batchSize: o.bs, seed: o.seed, repAug: o.repAug, workers: o.workers,
-    startEpoch: resume ? resume.loaderEpoch : epStart, startIter: resume ? resume.loaderIter : 0,
+    folders, split: 'train', imgSize: o.imgSize, batchSize: localBs, seed: o.seed, repAug: o.repAug, workers: o.workers,
+    rank: dist.rank, world: dist.worldSize, startEpoch: position.epoch, startIter: position.iter,
   });
   onExit(() => loader.close());
-  const ipe = loader.itersPerEpoch;
-  if (ipe < 1) {
-    throw new Error(`--bs ${o.bs} leaves no full batch of the ${folders.train.files.length} training images (${loader.samplesPerEpoch} per epoch${o.repAug ? ` with --rep_aug ${o.repAug}` : ''}); pass a smaller --bs`);
-  }
   const totalIters = o.ep * ipe;
   // the cosine schedule divides by (total - 1): one iteration in all has no schedule to follow
   if (totalIters < 2) {
@@ -227,26 +241,28 @@ async function runFinetune(o: ResolvedFinetuneOptions, onExit: OnExit): Promise<
   }
   const recipe: FinetuneRecipe = createFinetuneRecipe(model, {
     opt: o.opt, lr: o.lr, wd: o.wd, lrScale: o.lrScale, clip: o.clip, mixup: o.mixup, numClasses,
-    warmupIters: o.wpEp * ipe, maxIters: totalIters, seed: o.seed,
+    warmupIters: o.wpEp * ipe, maxIters: totalIters, seed: o.seed, rank: dist.rank,
   }, { module: emaModule, decay: o.ema });
   onExit(() => recipe.optimizer.disposeState());
+  const sync = stepSync(dist, () => recipe.trainable);
   if (ck) {
     loadRunState(recipe.ema?.module ?? null, recipe.optimizer, ck, { model: o.model, strict: exact });
     disposeCheckpoint(ck);      // copied into the model, EMA and optimizer: free it now, not at the end of the run
   }
 
-  let startIter = epStart * ipe;
+  let startIter = position.epoch * ipe + position.iter;
   let maxAcc = NaN, maxAccEma = NaN, lastAcc = NaN, lastAccEma = NaN;
   let lossSum = 0, accSum = 0, epochSteps = 0;
   const history: FinetuneEpochRecord[] = [];
   if (resume) {
-    startIter = resume.nextIter;
     ({ maxAcc, maxAccEma, lastAcc, lastAccEma } = resume);
     lossSum = resume.epochLossSum; accSum = resume.epochAccSum; epochSteps = resume.epochSteps;
     for (const [epoch, trainLoss, trainAcc, acc, accEma] of resume.history) history.push({ epoch, trainLoss, trainAcc, acc, accEma });
     const def = resume.rng.get('default');
     if (def) torch.defaultGenerator().setState(def);
   }
+  // drop path draws differently on every rank (the reference's ranks are unseeded); rank 0 keeps the one-process stream
+  dist.decorrelateRandomness([torch.defaultGenerator()], o.seed, startIter);
   const files = {
     last: path.join(o.expDir, finetunedName(o.model, 'last')), best: path.join(o.expDir, finetunedName(o.model, 'best')),
     bestEma: path.join(o.expDir, finetunedName(o.model, 'best_ema')), log: path.join(o.expDir, 'finetune_log.txt'),
@@ -264,23 +280,24 @@ async function runFinetune(o: ResolvedFinetuneOptions, onExit: OnExit): Promise<
 
   // the first batch before anything is written: an unreadable image fails here, naming the file
   let firstBatch: LabelledBatch | undefined = await loader.next();
-  const valSet = new ValSet(folders, { imgSize: o.imgSize, batchSize: 2 * o.bs, workers: o.workers, device: o.device });
+  // each rank evaluates its share of the val split; the counts are summed over the ranks
+  const valSet = new ValSet(folders, { imgSize: o.imgSize, batchSize: 2 * localBs, workers: o.workers, device: o.device, ranks: dist });
   onExit(() => valSet.close());
 
   // monitoring
-  const tb = new TensorBoardWriter(files.tensorboard);
+  const tb = dist.masterOnly(() => new TensorBoardWriter(files.tensorboard));
   onExit(() => tb.close());
   const git = gitInfo();
-  const log = new FinetuneLog(files.log, startIter > 0 && resume ? null : {
+  const log = dist.masterOnly(() => new FinetuneLog(files.log, startIter > 0 && resume ? null : {
     name: path.basename(o.expDir), cmd: o.cmd, git_commit_id: git.id, git_commit_msg: git.msg, model: o.model,
-  });
+  }));
   onExit(() => log.close());
   let curEp = '', trainLoss = 0, trainAcc = 0, remain = '', finish = '';
   const logEpoch = (): void => log.epoch({ cur_ep: curEp, train_L: trainLoss, train_acc: trainAcc, best_val_acc: Number.isNaN(maxAcc) ? 0 : Math.max(maxAcc, maxAccEma), rema: remain, fini: finish });
   logEpoch();
   const hp = o.fromRecipe.length ? `; from the ${o.model} recipe (${o.recipeSource}): ${o.fromRecipe.join(' ')}` : '';
   say(`[finetune] ${o.model}: ${(model.numParameters() / 1e6).toFixed(2)}M params, ${numClasses} classes; ${folders.train.files.length} train / ${folders.val.files.length} val images, ` +
-    `${ipe} iters/epoch × ${o.ep} epochs; bs ${o.bs}, ${o.opt}, lr ${o.lr.toExponential(3)} (base ${o.baseLr} × ${o.bs}/256), lr_scale ${o.lrScale}, wd ${o.wd}, ` +
+    `${ipe} iters/epoch × ${o.ep} epochs; bs ${o.bs}${dist.distributed ? ` (${dist.worldSize} ranks × ${localBs})` : ''}, ${o.opt}, lr ${o.lr.toExponential(3)} (base ${o.baseLr} × ${o.bs}/256), lr_scale ${o.lrScale}, wd ${o.wd}, ` +
     `mixup ${o.mixup}, rep_aug ${o.repAug}, drop_path ${o.dropPath}, ema ${o.ema}${hp}; ${torch.getNumThreads()} threads, ${loader.workers} decode workers; exp dir ${o.expDir}` +
     (startIter ? `; resuming at iteration ${startIter}` : ''));
 
@@ -302,6 +319,7 @@ async function runFinetune(o: ResolvedFinetuneOptions, onExit: OnExit): Promise<
 
   const rngStates = (): Map<string, Tensor> => new Map([['default', torch.defaultGenerator().getState()]]);
   const save = (file: string, epochDone: number, nextIter: number): void => {
+    if (!dist.isMaster) return;     // rank 0 writes; every rank holds the same weights (BN statistics: rank 0's without --sbn)
     const rng = rngStates();
     try {
       saveFinetuneCheckpoint(file, {
@@ -310,7 +328,8 @@ async function runFinetune(o: ResolvedFinetuneOptions, onExit: OnExit): Promise<
         resume: {
           nextIter, loaderEpoch: Math.floor(nextIter / ipe), loaderIter: nextIter % ipe, maxAcc, maxAccEma, lastAcc, lastAccEma,
           epochLossSum: lossSum, epochAccSum: accSum, epochSteps, numClasses, classes: [...folders.classes], rng,
-          flags: JSON.stringify({ ...o, stdout: undefined, onProgress: undefined, stopRequested: undefined }),
+          // the iterations per epoch place a resume on another number of ranks (resumePosition)
+          flags: JSON.stringify({ ...o, itersPerEpoch: ipe, worldSize: dist.worldSize, stdout: undefined, onProgress: undefined, stopRequested: undefined }),
           history: history.map((h) => [h.epoch, h.trainLoss, h.trainAcc, h.acc, h.accEma]),
         },
       });
@@ -325,13 +344,15 @@ async function runFinetune(o: ResolvedFinetuneOptions, onExit: OnExit): Promise<
   const bar = new ProgressBar({ total: ipe, stream: out as never });
   onExit(() => bar.close());
   const { nextIter: it, interrupted } = await runTrainingLoop({
-    startIter, endIter, itersPerEpoch: ipe, epochs: o.ep, batchSize: o.bs, device: o.device, bar, stopRequested: o.stopRequested,
+    startIter, endIter, itersPerEpoch: ipe, epochs: o.ep, batchSize: o.bs, device: o.device, bar,
+    // a collective every step: every rank stops after the same step when any rank was asked to
+    stopRequested: agreedStop(dist, o.stopRequested),
     nextBatch: async () => { const b = firstBatch ?? await loader.next(); firstBatch = undefined; return b; },
     step: (b, i) => {
       const input = torch.tensor(b.images, { shape: b.shape, device: o.device });
       const target = torch.tensor(b.targets, { shape: [b.targets.length], dtype: 'int64', device: o.device });
       let r;
-      try { r = finetuneStep(recipe, { input, target }, i); } catch (e) {
+      try { r = dist.guard(() => finetuneStep(recipe, { input, target }, i, { sync })); } catch (e) {
         if (/loss is/.test((e as Error).message)) return { loss: NaN, acc: NaN, lr: [NaN, NaN] as [number, number], wd: [NaN, NaN] as [number, number], gradNorm: null };
         throw e;
       }
@@ -401,7 +422,7 @@ async function runFinetune(o: ResolvedFinetuneOptions, onExit: OnExit): Promise<
     logEpoch();
   }
   tb.flush();
-  if (history.length) writeAccuracyCurve(files.accuracyCurve, o.model, history);
+  if (history.length && dist.isMaster) writeAccuracyCurve(files.accuracyCurve, o.model, history);
   return result(false, interrupted, it - startIter);
 }
 

@@ -45,7 +45,7 @@ export interface FinetuneOptions {
   repAug?: number;
   dropPath?: number;
   ema?: number;
-  /** SyncBatchNorm: kept for the reference's flag; one process has nothing to synchronise */
+  /** SyncBN when distributed (the reference's --sbn, default true): BatchNorm statistics over all ranks; ignored in one process */
   sbn?: boolean;
   /** decode worker threads (the reference's --dataloader_workers); default min(cores, 8) */
   workers?: number;

@@ -208,3 +208,19 @@ export function loadRunState(ema: Module | null, optimizer: Optimizer, c: Loaded
     throw new Error(`checkpoint ${c.path}: its optimizer state does not fit this run (${(e as Error).message.split('\n')[0]}); resume with the flags it was made with (--opt, --lr_scale)`);
   }
 }
+
+/**
+ * Where a resumed run continues: the recorded loader position. A run resumed on another number of ranks
+ * with the same global --bs sees the same images per iteration, but its shards may round to another
+ * number of iterations per epoch: an epoch-end checkpoint then starts that epoch under the new count,
+ * and one saved inside an epoch is refused (its position means other images now).
+ */
+export function resumePosition(resume: FinetuneResume, file: string, ipe: number): { epoch: number; iter: number } {
+  const was = JSON.parse(resume.flags) as { itersPerEpoch?: number; worldSize?: number };
+  const { loaderEpoch: epoch, loaderIter: iter } = resume;
+  // older checkpoints lack itersPerEpoch: derive it from the global iteration when an epoch was completed
+  const ipeWas = was.itersPerEpoch ?? (epoch > 0 ? (resume.nextIter - iter) / epoch : undefined);
+  if (iter === 0 || (ipeWas ?? ipe) === ipe && iter < ipe) return { epoch, iter };
+  throw new Error(`${file} was saved at iteration ${iter} of epoch ${epoch} on ${was.worldSize ?? 'another number of'} rank(s), whose epochs have ${ipeWas ?? `more than ${iter}`} iterations; ` +
+    `here they have ${ipe}: resume it on the same number of ranks, or from a checkpoint saved at an epoch end`);
+}

@@ -19,7 +19,7 @@ import {
   loadOptimizerState, disposeCheckpoint, type ResumeRecord,
 } from './checkpoint.js';
 import { reconstructionGrid } from './visualize.js';
-import { initDistributed } from '../dist/index.js';
+import { joinDataParallel, stepSync, agreedStop } from './data_parallel.js';
 import { TensorBoardWriter, ProgressBar, JsonlLogger, lossCurvePng, formatDuration, silentStream } from './monitor/index.js';
 import { resolvePretrainOptions, type PretrainOptions, type ResolvedPretrainOptions } from './pretrain_options.js';
 
@@ -86,10 +86,8 @@ export async function pretrain(options: PretrainOptions = {}): Promise<PretrainR
 async function runPretrain(o: ResolvedPretrainOptions, onExit: OnExit): Promise<PretrainResult> {
   validatePretrainOptions(o);
   // data parallelism (torchrun variables; none = one process): rank 0 writes, the others train
-  const dist = initDistributed({ device: o.device });
-  onExit(() => dist.close());
-  o = { ...o, device: dist.deviceFor(o.device) };
-  const localBs = dist.localBatchSize(o.bs);
+  const { dist, device, localBs } = joinDataParallel(o, onExit);
+  o = { ...o, device };
   if (dist.isMaster) prepareExpDir(o.expDir);
   if (o.threads > 0) torch.setNumThreads(o.threads);
   const out = o.verbose && dist.isMaster ? o.stdout ?? process.stdout : silentStream;
@@ -225,16 +223,14 @@ async function runPretrain(o: ResolvedPretrainOptions, onExit: OnExit): Promise<
   model.train();
   const bar = new ProgressBar({ total: ipe, stream: out as never });
   onExit(() => bar.close());
+  const sync = stepSync(dist, () => model.parameters());
   const schedule = { peakLr: lr, wd: o.wd, wdEnd: wde, warmupIters: o.wpEp * ipe, totalIters, clip: o.clip };
   const { nextIter: it, interrupted } = await runTrainingLoop({
     startIter, endIter, itersPerEpoch: ipe, epochs: o.ep, batchSize: o.bs, device: o.device, bar,
     // a collective every step: every rank stops after the same step when any rank was asked to
-    stopRequested: () => dist.anyRank(o.stopRequested?.() ?? false),
+    stopRequested: agreedStop(dist, o.stopRequested),
     nextBatch: async () => { const b = firstBatch ?? await loader.next(); firstBatch = undefined; return b; },
-    step: (batch, i) => dist.guard(() => pretrainStep(model, optimizer, torch.tensor(batch.data, { shape: batch.shape, device: o.device }), maskGen, i, schedule, {
-      averageGradients: () => dist.averageGradients(model.parameters()),
-      reduceLoss: (v) => dist.meanOverRanks([v])[0]!,
-    })),
+    step: (batch, i) => dist.guard(() => pretrainStep(model, optimizer, torch.tensor(batch.data, { shape: batch.shape, device: o.device }), maskGen, i, schedule, sync)),
     nonFiniteLoss: (loss, i, epoch) => new Error(`loss is ${loss} at iteration ${i} (epoch ${epoch}); stopping. The last good checkpoint (${sparkPath}) is intact; lower --base_lr or check the data`),
     afterStep: (i, r, { imgPerSec }) => {
       lastLoss = r.loss; minLoss = Math.min(minLoss, r.loss);

@@ -6,6 +6,9 @@ import type { Tensor, Generator } from '../torch/index.js';
 import { LAMB, clipGradNorm, type Optimizer } from '../torch/optim/index.js';
 import type { SparK } from '../spark/index.js';
 import { lrWdAnnealing } from './schedule.js';
+import type { StepSync } from './data_parallel.js';
+
+export type { StepSync } from './data_parallel.js';
 
 export interface PretrainSchedule {
   /** peak lr (base_lr · bs / 256) */
@@ -28,13 +31,6 @@ export interface PretrainStepResult {
   wd: number;
 }
 
-/** Data parallelism's part of a step (src/dist): both are identities in one process. */
-export interface StepSync {
-  /** average every gradient over the ranks, right after backward */
-  averageGradients(): void;
-  /** the loss agreed by all ranks (their mean), so that every rank takes the same decisions */
-  reduceLoss(loss: number): number;
-}
 
 /**
  * Train `model` one iteration on the normalised batch `x` (B·3·S·S), at global iteration `it`, with
@@ -48,7 +44,8 @@ export function pretrainStep(model: SparK, optimizer: Optimizer, x: Tensor, mask
     optimizer.zeroGrad();
     l.backward();
     sync?.averageGradients();
-    const loss = sync ? sync.reduceLoss(l.item()) : l.item();
+    // the loss agreed by all ranks (their mean): a NaN on one rank stops every rank
+    const loss = sync ? sync.meanOverRanks([l.item()])[0]! : l.item();
     if (!Number.isFinite(loss)) return { loss, gradNorm: NaN, lr: maxLr, wd: maxWd };
     let gradNorm: number;
     if (optimizer instanceof LAMB) { optimizer.step(); gradNorm = optimizer.globalGradNorm; } else {

@@ -12,34 +12,13 @@ import os from 'node:os';
 import path from 'node:path';
 import * as torch from '../../src/torch/index.js';
 import { checkNoLeaks } from '../helpers.js';
-import { WORKER, freePort, start, rankEnv } from './support.js';
+import { WORKER, freePort, start, rankEnv, worstRelDiff, TOL } from './support.js';
 
 checkNoLeaks();
 
 interface Record_ { losses: number[]; gradNorms: number[]; grads: Record<string, number[]>; bnAfterForward1: Record<string, number[]>; bnFinal: Record<string, number[]>; params: Record<string, number[]> }
 const runs: Record<string, Record_> = {};
 const haveGloo = torch.distributed.availableBackends().gloo;
-
-/**
- * Float32 closeness per tensor: |a − b| ≤ 1e-4 · max|b| element-wise. The two sides sum in different
- * orders (over ranks, then within; or all at once), so the bound scales with the tensor, not the element.
- * Measured: ≤ 4e-6 · max for gradients, parameters and BN statistics.
- */
-function worstRelDiff(a: Record<string, number[]>, b: Record<string, number[]>): { worst: number; name: string } {
-  assert.deepEqual(Object.keys(a).sort(), Object.keys(b).sort());
-  let worst = 0, name = '';
-  for (const [n, y] of Object.entries(b)) {
-    const x = a[n];
-    assert.equal(x.length, y.length, n);
-    const scale = Math.max(1e-12, ...y.map(Math.abs));
-    for (let i = 0; i < y.length; i++) {
-      const r = Math.abs(x[i] - y[i]) / scale;
-      if (!(r <= worst)) { worst = r; name = n; }   // NaN counts as worst
-    }
-  }
-  return { worst, name };
-}
-const TOL = 1e-4;
 
 before(async () => {
   if (!haveGloo) return;

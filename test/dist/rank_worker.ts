@@ -4,6 +4,13 @@
 //     rank r takes samples [4r, 4r+4); alone: the samples [lo, hi) (default all 8). Two LAMB steps;
 //     writes the losses (mean over ranks), the gradients after step 1, the BatchNorm running
 //     statistics after step 1's forward and after step 2, and the parameters after step 2.
+//   node rank_worker.js ftsteps <out.json> <sbn 0|1> <average 0|1> <sampleLo> <sampleHi> <valRoot>
+//     The fine-tuning counterpart: a small resnet8 classifier (BatchNorms, LAMB with layer decay,
+//     clipping, EMA), a fixed batch of 8 labelled images, no mixing, no drop path; rank r takes samples
+//     [4r, 4r+4) (alone: [lo, hi)); two finetuneStep calls with the job's StepSync (average 0: gradients
+//     not averaged, the mutation the test must catch). First evaluates the initial model on valRoot's
+//     val split (each rank its share, counts summed). Writes the eval result, the losses and accuracies,
+//     the gradients of step 1, the BN statistics after step 1 and 2, the parameters and the EMA after 2.
 //   node rank_worker.js loop
 //     Gradient allreduces forever, printing "step k" (for the fault tests to kill a rank).
 import { writeFileSync } from 'node:fs';
@@ -13,6 +20,12 @@ import { ResNet } from '../../src/models/resnet.js';
 import { SparK } from '../../src/spark/index.js';
 import { getParamGroups } from '../../src/train/param_groups.js';
 import { initDistributed } from '../../src/dist/index.js';
+import type { Module } from '../../src/torch/nn/index.js';
+import { createClassifier } from '../../src/models/index.js';
+import { openValFolder } from '../../src/data/index.js';
+import { createFinetuneRecipe, finetuneStep } from '../../src/train/finetune/index.js';
+import { stepSync } from '../../src/train/data_parallel.js';
+import { ValSet } from '../../src/train/evaluate.js';
 
 export const B = 8, S = 64;
 
@@ -32,7 +45,7 @@ function fixedBatch(model: SparK): { x: Tensor; active: Tensor } {
 
 const toList = (t: Tensor): number[] => Array.from(t.double().toTypedArray() as Float64Array);
 
-function bnStats(model: SparK): Record<string, number[]> {
+function bnStats(model: Module): Record<string, number[]> {
   const out: Record<string, number[]> = {};
   for (const [n, b] of model.namedBuffers()) if (/running_(mean|var)$/.test(n)) out[n] = torch.tidy(() => toList(b));
   return out;
@@ -71,6 +84,45 @@ function steps(outFile: string, sbn: boolean, lo: number, hi: number): void {
   dist.close();
 }
 
+async function ftSteps(outFile: string, sbn: boolean, average: boolean, lo: number, hi: number, valRoot: string): Promise<void> {
+  torch.setNumThreads(1);
+  const dist = initDistributed();
+  torch.manualSeed(0);
+  const model = createClassifier('resnet8', { numClasses: 3 });
+  const emaModule = createClassifier('resnet8', { numClasses: 3, skipInit: true });
+  dist.prepareModel(model, { syncBatchNorm: sbn });
+  const valSet = new ValSet(openValFolder(valRoot), { imgSize: 32, batchSize: 2, workers: 0, device: 'cpu', ranks: dist });
+  const [evalResult] = await valSet.evaluate([model]);
+  await valSet.close();
+  const recipe = createFinetuneRecipe(model, { opt: 'lamb', lr: 0.05, wd: 0.02, lrScale: 0.7, clip: 0.5, mixup: 0, numClasses: 3, warmupIters: 1, maxIters: 10, seed: 0, rank: dist.rank },
+    { module: emaModule, decay: 0.9 });
+  const gen = new torch.Generator(4321);
+  const x = torch.randn([B, 3, 32, 32], { generator: gen });
+  const y = torch.tensor([0, 1, 2, 0, 1, 2, 2, 1], { dtype: 'int64' });
+  const [a, b] = dist.distributed ? [dist.rank * (B / dist.worldSize), (dist.rank + 1) * (B / dist.worldSize)] : [lo, hi];
+  const xs = x.narrow(0, a, b - a).keep(), ys = y.narrow(0, a, b - a).keep();
+  x.dispose(); y.dispose();
+  const full = stepSync(dist, () => recipe.trainable);
+  const sync = average ? full : { ...full, averageGradients: () => {} };
+  const rec = { evalResult, losses: [] as number[], accs: [] as number[], grads: {} as Record<string, number[]>, bnAfterForward1: {} as Record<string, number[]>,
+    bnFinal: {} as Record<string, number[]>, params: {} as Record<string, number[]>, ema: {} as Record<string, number[]> };
+  for (let step = 0; step < 2; step++) {
+    const r = finetuneStep(recipe, { input: xs, target: ys }, step, {
+      sync,
+      observe: { gradients: (m) => { if (step === 0) for (const [n, p] of m.namedParameters()) rec.grads[n] = toList(p.grad!); } },
+    });
+    rec.losses.push(r.loss); rec.accs.push(r.acc);
+    // one forward per step: after step 1 the running statistics are those of its forward
+    if (step === 0) rec.bnAfterForward1 = bnStats(model);
+  }
+  rec.bnFinal = bnStats(model);
+  for (const [n, p] of model.namedParameters()) rec.params[n] = torch.tidy(() => toList(p));
+  for (const [n, t] of emaModule.stateDict()) if (t.dtype === 'float32') rec.ema[n] = torch.tidy(() => toList(t));
+  if (dist.isMaster || dist.distributed) writeFileSync(outFile.replace('{rank}', String(dist.rank)), JSON.stringify(rec));
+  xs.dispose(); ys.dispose(); recipe.optimizer.disposeState(); model.dispose(); emaModule.dispose();
+  dist.close();
+}
+
 function loop(): void {
   torch.setNumThreads(1);
   const dist = initDistributed();
@@ -87,6 +139,7 @@ try {
   // `node --test dist/test/` runs every .js under a test/ folder, this one too, without arguments
   if (mode === undefined) process.exit(0);
   if (mode === 'steps') steps(args[0], args[1] === '1', Number(args[2] ?? 0), Number(args[3] ?? B));
+  else if (mode === 'ftsteps') await ftSteps(args[0], args[1] === '1', args[2] === '1', Number(args[3]), Number(args[4]), args[5]);
   else if (mode === 'loop') loop();
   else throw new Error(`unknown mode ${mode}`);
 } catch (e) {

@@ -4,7 +4,8 @@
 //
 // One iteration (main.py): lr_wd_annealing → BatchMixup → forward (train mode) → accuracy of the
 // argmax against y or flip(y) → zero grads → loss → backward → clip_grad_norm_ when clip > 0 →
-// optimizer step → EMA update.
+// optimizer step → EMA update. Data parallel (a StepSync given): the loss and accuracy are agreed by all
+// ranks before anything is decided from them, and gradients are averaged right after backward (DDP).
 import * as torch from '../../torch/index.js';
 import type { Tensor, nn } from '../../torch/index.js';
 import { AdamW, LAMB, clipGradNorm, type Optimizer } from '../../torch/optim/index.js';
@@ -14,6 +15,7 @@ import { finetuneLrWdAnnealing } from '../schedule.js';
 import { BatchMixup, type MixDecision } from './mixup.js';
 import { criterionFor, type Criterion } from './criteria.js';
 import { ModelEmaV2 } from './ema.js';
+import type { StepSync } from '../data_parallel.js';
 
 export type FinetuneOptimizerName = 'adam' | 'adamw' | 'lamb';
 export const FINETUNE_OPTIMIZERS: readonly FinetuneOptimizerName[] = ['adam', 'adamw', 'lamb'];
@@ -35,6 +37,11 @@ export interface FinetuneRecipeOptions {
   maxIters: number;
   /** seeds the mixing decisions: iteration i draws from Rng(hash(seed, i)), so a resumed run repeats them */
   seed?: number;
+  /**
+   * this process's rank when data parallel: each rank draws its own mixing decision every iteration, as
+   * each of the reference's ranks draws from its own numpy stream (rank 0 draws what one process draws)
+   */
+  rank?: number;
 }
 
 export interface FinetuneRecipe {
@@ -81,7 +88,7 @@ export interface FinetuneBatch { input: Tensor; target: Tensor }
 /** Hooks for verification: called inside the step with tensors that are freed after it. */
 export interface FinetuneStepObserver {
   mixed?(input: Tensor, softTarget: Tensor): void;
-  /** after backward, before clipping */
+  /** after backward (and the gradient averaging when data parallel), before clipping */
   gradients?(model: nn.Module): void;
 }
 
@@ -99,17 +106,19 @@ export interface FinetuneStepResult {
   lam: number;
 }
 
-/** The mixing decision of iteration `it` under the recipe's seed. */
+/** The mixing decision of iteration `it` under the recipe's seed (and rank). */
 export function drawDecision(r: FinetuneRecipe, it: number, h: number, w: number): MixDecision {
-  return r.mixup.decide(h, w, new Rng(hashSeed(r.options.seed ?? 0, it)));
+  const seed = r.options.seed ?? 0, rank = r.options.rank ?? 0;
+  return r.mixup.decide(h, w, new Rng(rank ? hashSeed(seed, it, rank) : hashSeed(seed, it)));
 }
 
 /**
  * One fine-tuning iteration `it` (0-based over the whole run). `decision` replaces the drawn mixing
- * decision (the fixtures' recorded one). Every temporary is freed before it returns.
+ * decision (the fixtures' recorded one); `sync` makes it one rank's part of a data-parallel step (the
+ * returned loss and accuracy are then the means over the ranks). Every temporary is freed before it returns.
  */
 export function finetuneStep(r: FinetuneRecipe, batch: FinetuneBatch, it: number,
-  o: { decision?: MixDecision; observe?: FinetuneStepObserver } = {}): FinetuneStepResult {
+  o: { decision?: MixDecision; observe?: FinetuneStepObserver; sync?: StepSync } = {}): FinetuneStepResult {
   const opts = r.options;
   const [minLr, maxLr, minWd, maxWd] = finetuneLrWdAnnealing(r.optimizer, opts.lr, opts.wd, it, opts.warmupIters, opts.maxIters);
   const decision = o.decision ?? drawDecision(r, it, batch.input.size(2), batch.input.size(3));
@@ -118,16 +127,18 @@ export function finetuneStep(r: FinetuneRecipe, batch: FinetuneBatch, it: number
     const mixed = torch.noGrad(() => r.mixup.apply(batch.input, batch.target, decision));
     o.observe?.mixed?.(mixed.input, mixed.target);
     const out = r.model.forward(mixed.input) as Tensor;
-    const acc = torch.noGrad(() => {
+    const localAcc = torch.noGrad(() => {
       const pred = out.argmax(1);
       return pred.eq(mixed.rawTarget).logicalOr(pred.eq(mixed.rawTarget.flip([0]))).to({ dtype: 'float32' }).mean().item() * 100;
     });
     r.optimizer.zeroGrad();
     const loss = r.criterion(out, mixed.target);
-    const lossValue = loss.item();
-    // stop before a non-finite loss reaches the weights, the optimizer state and the EMA
+    // every rank's batch has the same size, so the means over ranks are the global batch's loss and accuracy
+    const [lossValue, acc] = o.sync ? o.sync.meanOverRanks([loss.item(), localAcc]) as [number, number] : [loss.item(), localAcc];
+    // stop before a non-finite loss reaches the weights, the optimizer state and the EMA (on every rank: the loss is agreed)
     if (!Number.isFinite(lossValue)) throw new Error(`fine-tuning loss is ${lossValue} at iteration ${it}; lower --base_lr or set --clip`);
     loss.backward();
+    o.sync?.averageGradients();
     o.observe?.gradients?.(r.model);
     const gradNorm = opts.clip > 0 ? clipGradNorm(r.trainable, opts.clip) : null;
     r.optimizer.step();
