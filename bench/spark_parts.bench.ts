@@ -87,7 +87,7 @@ if (parts.includes('lamb')) {
   const numel = params.reduce((a, p) => a + p.numel, 0);
   const opt = new LAMB(getParamGroups(model), { lr: 1e-4, betas: [0.9, 0.95], max_grad_norm: 5, weight_decay: 0.04 });
   opt.step();   // the states exist before timing
-  const stepWith = (fused: boolean) => () => { LAMB.fused = fused; opt.step(); LAMB.fused = true; };
+  const stepWith = (fused: boolean) => () => { const was = LAMB.fused; LAMB.fused = fused; opt.step(); LAMB.fused = was; };
   await report(`LAMB step over the SparK ResNet-50's ${params.length} parameters (${(numel / 1e6).toFixed(1)}M values)`, [
     { name: 'ATen ops', run: stepWith(false) },
     { name: 'fused lamb_step_', run: stepWith(true) },

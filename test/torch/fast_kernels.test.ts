@@ -113,7 +113,7 @@ test('LAMB: the fused CPU step equals the ATen-op path (moments, parameters, cli
           opt.step();
           norms.push(opt.globalGradNorm);
         }
-      } finally { torch.optim.LAMB.fused = true; }
+      } finally { torch.optim.LAMB.fused = false; }
       const values = tidy(() => params.flatMap((p) => {
         const s = opt.state.get(p)!;
         return [p, p.grad!, s.exp_avg as Tensor, s.exp_avg_sq as Tensor].map((t) => Array.from(t.toTypedArray() as Float32Array | Float64Array));

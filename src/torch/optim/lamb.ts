@@ -14,10 +14,10 @@
 // clip factor is `where(norm > max, norm / max, 1)` and each grad is DIVIDED by it (SparK's copy
 // multiplies by its reciprocal, which can differ in the last bit), and timm's default max_grad_norm is 1.
 //
-// On CPU the per-parameter part of the 'spark' variant runs in one native call per group (lamb_step_ in
-// native/src/custom_ops.cc: the same formula in two fused passes instead of ~20 ATen ops, each a pass
-// over the parameter and most a fresh allocation); elsewhere (CUDA, the 'timm' variant's division by
-// the clip factor) the ATen ops below run as written.
+// With LAMB.fused on, the per-parameter part of the 'spark' variant runs on CPU in one native call per
+// group (lamb_step_ in native/src/custom_ops.cc: the same formula in two fused passes instead of ~20 ATen
+// ops); by default, and always on CUDA and for the 'timm' variant (division by the clip factor), the
+// ATen ops below run as written.
 import type { Tensor } from '../tensor.js';
 import { keep, tidy } from '../memory.js';
 import { lambStep_, minimum, sumOfSquares, where, zeros, zerosLike } from '../generated/ops.js';
@@ -43,8 +43,13 @@ export class LAMB extends Optimizer {
   /** The global gradient norm (before clipping) of the last step; 0 before the first. */
   globalGradNorm = 0;
   readonly variant: 'spark' | 'timm';
-  /** Use the fused native kernel where it applies (CPU); false forces the ATen ops (tests, benchmarks). */
-  static fused = true;
+  /**
+   * Use the fused native kernel (lamb_step_) where it applies (CPU). Off by default: it was written to
+   * save the ATen ops' temporaries, whose fresh pages cost a fault each under malloc; with the caching CPU
+   * allocator those are reused, and the ATen ops are the faster path (ResNet-50 SparK's 52.9M values:
+   * 212–274 ms vs 525–567 ms, `spark_parts.bench --parts lamb`, 1 and 2 threads, 2026-11-30).
+   */
+  static fused = false;
 
   constructor(params: Tensor[] | ParamGroupInput[], opts: LAMBOptions = {}) {
     const variant = opts.variant ?? 'spark';
