@@ -34,7 +34,7 @@ interface Profiled { wall_s: number; ops: OpTime[] }
 
 /** Categories of PROFILE.md, first match wins; "[optimizer] ..." names go to the optimizer. */
 const CATEGORIES: [string, RegExp][] = [
-  ['optimizer step (LAMB)', /^\[optimizer\] /],
+  ['optimizer step (LAMB)', /^(\[optimizer\] |Optimizer\.step#)/],
   ['convolutions, forward (incl. upsamplers)', /^(aten::mkldnn_convolution|aten::slow_conv_transpose2d|aten::_slow_conv2d_forward|aten::thnn_conv2d)$/],
   ['convolutions, backward', /^(aten::convolution_backward|aten::mkldnn_convolution_backward.*|aten::slow_conv_transpose2d_backward.*|.*ConvolutionBackward.*|.*ConvTranspose2dOneDNN.*)$/],
   ['batch/layer norm (fwd + bwd)', /(batch_norm|layer_norm|BatchNorm|LayerNorm)/],
