@@ -29,6 +29,12 @@ const { flags } = benchArgs('spark_profile.bench', 'usage: REF=<folder with Spar
   child: { type: 'string', default: '', help: '(internal) profile our step for one model and print one JSON line' },
 });
 const size = flags.size as number, bs = flags.bs as number, warmup = flags.warmup as number, threads = flags.threads as number;
+const sideNames = (flags.sides as string).split(',').filter(Boolean);
+const badSide = sideNames.find((side) => side !== 'caching' && side !== 'system');
+if (badSide !== undefined) {
+  console.error(`spark_profile.bench: --sides takes caching and/or system, got '${badSide}'`);
+  process.exit(2);
+}
 
 interface Profiled { wall_s: number; ops: OpTime[] }
 
@@ -89,11 +95,9 @@ if (flags.child) {
   torch.setNumThreads(threads);
   console.log(machineLine());
   console.log(`one SparK step at ${size}×${size}, batch ${bs}, ${threads} threads, after ${warmup} warm-up step(s); self time per category, seconds (share of the step)`);
-  const sideNames = (flags.sides as string).split(',').filter(Boolean);
   for (const model of (flags.models as string).split(',')) {
     const results: [string, Profiled][] = [];
     for (const side of sideNames) {
-      if (side !== 'caching' && side !== 'system') throw new Error(`--sides: unknown side '${side}'; use caching and/or system`);
       const env = { ...process.env, SPARKTS_CPU_ALLOCATOR: side === 'system' ? 'system' : '' };
       results.push([`sparkts (${side === 'system' ? 'malloc' : 'caching allocator'})`, spawnProfile(process.execPath, [self, '--child', model, ...common], env, `sparkts ${side}`)]);
     }

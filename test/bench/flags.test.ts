@@ -26,6 +26,18 @@ test('every bench answers --help with its usage and its flags, parsed by the CLI
   assert.equal(bad.stderr, "loader.bench: --workers must be comma-separated integers (e.g. 1,2,4), got '1,,4'\n");
 });
 
+test('the step benches refuse an unknown job or profile side in one line, before any work', () => {
+  const job = bench('spark_step', ['--job', 'train', '--no-ref']);
+  assert.equal(job.status, 2, job.stderr + job.stdout);
+  assert.equal(job.stderr, "spark_step.bench: --job must be pretrain or finetune, got 'train'\n");
+  const side = bench('spark_profile', ['--sides', 'caching,jemalloc', '--no-ref']);
+  assert.equal(side.status, 2, side.stderr + side.stdout);
+  assert.equal(side.stderr, "spark_profile.bench: --sides takes caching and/or system, got 'jemalloc'\n");
+  const help = bench('spark_profile', ['--help']);
+  assert.equal(help.status, 0, help.stderr);
+  assert.ok(help.stdout.includes('--sides <string>'), help.stdout);
+});
+
 test('bench flags: spellings, bounds, positional arguments and help, in process', () => {
   const specs = {
     settle_ms: { type: 'int' as const, default: 150, min: 0, help: 'pause' },
