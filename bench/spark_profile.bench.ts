@@ -10,13 +10,13 @@
 // backward, optimizer). Reported per category: seconds of self time and share of the step's wall
 // time; "outside ATen ops" is wall time minus every op's self time (JS, the glue, Python).
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as torch from '../src/torch/index.js';
 import type { OpTime } from '../src/torch/profiler.js';
 import { buildPretrainStep } from './steps.js';
 import { machineLine } from './paired.js';
 import { benchArgs } from './args.js';
+import { runJsonChild } from './child.js';
 
 const { flags } = benchArgs('spark_profile.bench', 'usage: REF=<folder with SparK/ and timm/> node dist/bench/spark_profile.bench.js [flags]', {
   models: { type: 'string', default: 'resnet50,convnext_small', help: 'comma-separated registered models' },
@@ -69,14 +69,6 @@ function profileOurs(model: string): Profiled {
   return { wall_s: (performance.now() - t0) / 1000, ops };
 }
 
-function spawnProfile(cmd: string, args: string[], env: NodeJS.ProcessEnv, who: string): Profiled {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 26, env });
-  if (r.status !== 0) throw new Error(`spark_profile.bench: ${who} failed (exit ${r.status}):\n${(r.stderr || r.stdout).slice(-2000)}`);
-  const line = r.stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'));
-  if (!line) throw new Error(`spark_profile.bench: ${who} printed no result`);
-  return JSON.parse(line) as Profiled;
-}
-
 if (flags.child) {
   torch.setNumThreads(threads);
   torch.manualSeed(0);
@@ -99,9 +91,9 @@ if (flags.child) {
     const results: [string, Profiled][] = [];
     for (const side of sideNames) {
       const env = { ...process.env, SPARKTS_CPU_ALLOCATOR: side === 'system' ? 'system' : '' };
-      results.push([`sparkts (${side === 'system' ? 'malloc' : 'caching allocator'})`, spawnProfile(process.execPath, [self, '--child', model, ...common], env, `sparkts ${side}`)]);
+      results.push([`sparkts (${side === 'system' ? 'malloc' : 'caching allocator'})`, runJsonChild<Profiled>('spark_profile.bench', `sparkts ${side}`, process.execPath, [self, '--child', model, ...common], env)]);
     }
-    if (useRef) results.push(['reference', spawnProfile(python, [refScript, '--model', model, ...common], process.env, 'reference')]);
+    if (useRef) results.push(['reference', runJsonChild<Profiled>('spark_profile.bench', 'reference', python, [refScript, '--model', model, ...common])]);
     const cats = results.map(([, p]) => categorize(p));
     console.log(`\n${model}:`);
     console.log(`| category | ${results.map(([n]) => n).join(' | ')} |`);

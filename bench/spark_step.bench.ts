@@ -22,12 +22,12 @@
 // before a change, to measure the change itself the same way.
 import path from 'node:path';
 import { existsSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as torch from '../src/torch/index.js';
 import { buildFinetuneStep, buildPretrainStep } from './steps.js';
 import { machineLine, median } from './paired.js';
 import { benchArgs } from './args.js';
+import { runJsonChild } from './child.js';
 
 interface SideResult { sec_per_iter: number; img_per_sec: number; loss: number; maxrss_mb: number; threads: number; torch?: string }
 
@@ -66,17 +66,7 @@ function timeSteps(step: (it: number) => number): SideResult {
   return { sec_per_iter: s, img_per_sec: bs / s, loss, maxrss_mb: Math.round(process.resourceUsage().maxRSS / 1024), threads: torch.getNumThreads() };
 }
 
-function lastJson(out: string, who: string): SideResult {
-  const line = out.trim().split('\n').reverse().find((l) => l.startsWith('{'));
-  if (!line) throw new Error(`spark_step.bench: ${who} printed no result:\n${out.slice(-2000)}`);
-  return JSON.parse(line) as SideResult;
-}
-
-function spawnSide(cmd: string, args: string[], who: string): SideResult {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 26, env: process.env });
-  if (r.status !== 0) throw new Error(`spark_step.bench: ${who} failed (exit ${r.status}):\n${(r.stderr || r.stdout).slice(-2000)}`);
-  return lastJson(r.stdout, who);
-}
+const spawnSide = (cmd: string, args: string[], who: string): SideResult => runJsonChild<SideResult>('spark_step.bench', who, cmd, args);
 
 if (flags.child) {
   torch.setNumThreads(threads);

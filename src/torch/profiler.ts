@@ -21,15 +21,13 @@ export function profile<T>(fn: () => T): { result: T; ops: OpTime[] } {
   running = true;
   native.profilerStart();
   let result: T;
+  let ops: OpTime[];
   try {
     result = fn();
-  } catch (e) {
-    native.profilerStop();  // a throwing fn must not leave the profiler recording
+  } finally {
+    ops = native.profilerStop();  // also when fn throws: the profiler must not keep recording
     running = false;
-    throw e;
   }
-  const ops = native.profilerStop();
-  running = false;
   return { result, ops };
 }
 

@@ -104,13 +104,7 @@ export class LAMB extends Optimizer {
           const g0 = p.grad;
           if (!g0) return;
           const grad = clipGrad(g0);
-          const state = this.stateFor(p);
-          if (Object.keys(state).length === 0) {
-            state.exp_avg = keep(zerosLike(p));
-            state.exp_avg_sq = keep(zerosLike(p));
-          }
-          const expAvg = state.exp_avg as Tensor, expAvgSq = state.exp_avg_sq as Tensor;
-          if (!expAvg || !expAvgSq) throw new Error('LAMB: a parameter state lacks exp_avg/exp_avg_sq; the state dict is not a LAMB one');
+          const [expAvg, expAvgSq] = this.moments(p);
           expAvg.mul_(beta1).add_(grad, beta3);
           expAvgSq.mul_(beta2).addcmul_(grad, grad, 1 - beta2);
           const denom = expAvgSq.sqrt().div(Math.sqrt(bc2)).add_(eps);
@@ -143,6 +137,18 @@ export class LAMB extends Optimizer {
     return { beta1, beta2, beta3, eps, wd, lr, alwaysAdapt, trustClip, bc1, bc2 };
   }
 
+  /** p's first and second moments, created as zeros on its first step (a loaded state must hold both). */
+  private moments(p: Tensor): [Tensor, Tensor] {
+    const state = this.stateFor(p);
+    if (Object.keys(state).length === 0) {
+      state.exp_avg = keep(zerosLike(p));
+      state.exp_avg_sq = keep(zerosLike(p));
+    }
+    const expAvg = state.exp_avg as Tensor, expAvgSq = state.exp_avg_sq as Tensor;
+    if (!expAvg || !expAvgSq) throw new Error('LAMB: a parameter state lacks exp_avg/exp_avg_sq; the state dict is not a LAMB one');
+    return [expAvg, expAvgSq];
+  }
+
   /** The fused kernel takes contiguous float32/float64 CPU tensors of one dtype (params, grads and states). */
   private fusedApplies(first: Tensor): boolean {
     if (first.device !== 'cpu' || (first.dtype !== 'float32' && first.dtype !== 'float64')) return false;
@@ -170,13 +176,7 @@ export class LAMB extends Optimizer {
       const ps: Tensor[] = [], gs: Tensor[] = [], ms: Tensor[] = [], vs: Tensor[] = [];
       for (const p of g.params) {
         if (!p.grad) continue;
-        const state = this.stateFor(p);
-        if (Object.keys(state).length === 0) {
-          state.exp_avg = keep(zerosLike(p));
-          state.exp_avg_sq = keep(zerosLike(p));
-        }
-        const expAvg = state.exp_avg as Tensor, expAvgSq = state.exp_avg_sq as Tensor;
-        if (!expAvg || !expAvgSq) throw new Error('LAMB: a parameter state lacks exp_avg/exp_avg_sq; the state dict is not a LAMB one');
+        const [expAvg, expAvgSq] = this.moments(p);
         ps.push(p); gs.push(p.grad); ms.push(expAvg); vs.push(expAvgSq);
       }
       if (ps.length) lambStep_(ps, gs, ms, vs, clip, beta1, beta2, beta3, bc1, bc2, eps, wd, lr, alwaysAdapt, trustClip);
