@@ -3,7 +3,7 @@
 //
 //   REF=/path/with/SparK+timm node dist/bench/spark_step.bench.js [--job pretrain|finetune]
 //     [--models resnet50,convnext_small] [--size 224] [--bs 8] [--rounds 3] [--iters 2] [--warmup 1]
-//     [--threads 2] [--no-ref] [--base DIR]
+//     [--threads 2] [--no-ref] [--base DIR] [--ref-tunables GLIBC_TUNABLES]
 //
 // --job pretrain: one iteration = what the pretraining loop does per batch (no data loading): lr/wd
 // schedule, random mask, forward, backward, LAMB step. Ours is src/train/pretrain_step.ts's pretrainStep
@@ -18,6 +18,9 @@
 // which side goes first; reported per side: median s/step over rounds, images/s, peak RSS, and
 // speed-up = reference time ÷ ours, as the ratio of medians and as the paired ratio (median of the
 // per-round quotients, which cancels load drifts on a shared machine), with its range.
+// --ref-tunables S runs the reference with GLIBC_TUNABLES=S (ours untouched): with glibc told to keep
+// freed memory the reference avoids most of the page faults our caching allocator avoids, which
+// separates that gain from our kernels' in one command.
 // --base DIR adds a third side: another sparkts checkout (built, with this bench in it), e.g. the commit
 // before a change, to measure the change itself the same way.
 import path from 'node:path';
@@ -42,6 +45,7 @@ const { flags } = benchArgs('spark_step.bench', 'usage: REF=<folder with SparK/ 
   threads: { type: 'int', default: torch.defaultNumThreads(), min: 1, help: 'intra-op threads of every side' },
   base: { type: 'string', default: '', help: 'another built sparkts checkout to time as a third side' },
   no_ref: { type: 'bool', default: false, help: 'time sparkts alone' },
+  ref_tunables: { type: 'string', default: '', help: 'GLIBC_TUNABLES for the reference side only (e.g. glibc.malloc.mmap_threshold=4294967295:glibc.malloc.trim_threshold=4294967295, which keeps freed memory)' },
   child: { type: 'string', default: '', help: '(internal) time our step for one model and print one JSON line' },
 });
 const size = flags.size as number, bs = flags.bs as number;
@@ -66,7 +70,8 @@ function timeSteps(step: (it: number) => number): SideResult {
   return { sec_per_iter: s, img_per_sec: bs / s, loss, maxrss_mb: Math.round(process.resourceUsage().maxRSS / 1024), threads: torch.getNumThreads() };
 }
 
-const spawnSide = (cmd: string, args: string[], who: string): SideResult => runJsonChild<SideResult>('spark_step.bench', who, cmd, args);
+const spawnSide = (cmd: string, args: string[], who: string, env: NodeJS.ProcessEnv = process.env): SideResult =>
+  runJsonChild<SideResult>('spark_step.bench', who, cmd, args, env);
 
 if (flags.child) {
   torch.setNumThreads(threads);
@@ -99,7 +104,9 @@ if (flags.child) {
       { name: 'sparkts', run: () => spawnSide(process.execPath, [self, '--job', job, '--child', model, ...common], 'sparkts'), results: [] },
     ];
     if (base) sides.push({ name: 'base', run: () => spawnSide(process.execPath, [baseBench, '--job', job, '--child', model, ...common], 'base'), results: [] });
-    if (useRef) sides.push({ name: 'reference', run: () => spawnSide(python, [refStep!, '--model', model, ...common], 'reference'), results: [] });
+    const refTunables = flags.ref_tunables as string;
+    const refEnv = refTunables ? { ...process.env, GLIBC_TUNABLES: refTunables } : process.env;
+    if (useRef) sides.push({ name: refTunables ? 'reference (GLIBC_TUNABLES)' : 'reference', run: () => spawnSide(python, [refStep!, '--model', model, ...common], 'reference', refEnv), results: [] });
     for (let r = 0; r < rounds; r++) {
       for (let k = 0; k < sides.length; k++) {
         const side = sides[(r + k) % sides.length]!;
@@ -112,7 +119,7 @@ if (flags.child) {
     console.log(`${model}:`);
     for (const sd of sides) {
       const s = med(sd.results);
-      const ver = sd.name === 'reference' ? ` (torch ${sd.results[0]!.torch})` : '';
+      const ver = sd.name.startsWith('reference') ? ` (torch ${sd.results[0]!.torch})` : '';
       console.log(`  ${(sd.name + ver).padEnd(28)} ${s.toFixed(2)} s/step  ${(bs / s).toFixed(3)} img/s  peak RSS ${rss(sd.results)} MB`);
     }
     const ours = sides[0]!.results;
